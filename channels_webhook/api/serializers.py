@@ -1,0 +1,96 @@
+"""Serializers for the webhook API. They parse and shape; the services decide."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from channels_webhook.models import Webhook
+from channels_webhook.rendering import MASK, RESERVED_ROOT_NAMES
+from channels_webhook.services import header_inputs_for_display
+
+MAX_USERS_PER_SEND = 1000
+
+
+class HeaderSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    value = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default=None,
+        max_length=8192,
+        help_text=f"Liquid allowed. For a secret header the API shows '{MASK}'; send it back (or omit it) to keep the stored value.",
+    )
+    secret = serializers.BooleanField(default=False, help_text="Stored encrypted and shown masked everywhere.")
+
+
+class WebhookSerializer(serializers.ModelSerializer):
+    headers = HeaderSerializer(many=True, required=False)
+    data_variables = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Webhook
+        fields = [
+            "id",
+            "name",
+            "method",
+            "url",
+            "headers",
+            "body_type",
+            "body",
+            "timeout_seconds",
+            "max_attempts",
+            "rate_limit_per_second",
+            "is_active",
+            "data_variables",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "data_variables", "created_at", "updated_at"]
+
+    def to_representation(self, instance: Webhook) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["headers"] = [
+            {**header, "value": MASK if header["secret"] else header["value"]} for header in header_inputs_for_display(instance)
+        ]
+        return data
+
+
+def validate_data_variables(data: dict[str, Any]) -> dict[str, Any]:
+    reserved = sorted(set(data) & RESERVED_ROOT_NAMES)
+    if reserved:
+        raise serializers.ValidationError(
+            f"{', '.join(reserved)} {'is' if len(reserved) == 1 else 'are'} filled in by the product and cannot be given as data."
+        )
+    return data
+
+
+class SendSerializer(serializers.Serializer):
+    user_ids = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=MAX_USERS_PER_SEND)
+    data = serializers.DictField(required=False, default=dict, help_text="Values for the webhook's data variables.")  # type: ignore[assignment]
+
+    def validate_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        return validate_data_variables(data)
+
+
+class SendResultSerializer(serializers.Serializer):
+    delivery_ids = serializers.ListField(child=serializers.UUIDField())
+
+
+class SingleUserSendSerializer(serializers.Serializer):
+    user_id = serializers.CharField(max_length=255)
+    data = serializers.DictField(required=False, default=dict)  # type: ignore[assignment]
+
+    def validate_data(self, data: dict[str, Any]) -> dict[str, Any]:
+        return validate_data_variables(data)
+
+
+class RenderedRequestSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    url = serializers.CharField()
+    headers = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    body = serializers.CharField(allow_blank=True)
+
+
+class PreviewErrorSerializer(serializers.Serializer):
+    failure_reason = serializers.CharField()
+    error = serializers.CharField()

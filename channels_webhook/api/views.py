@@ -1,0 +1,171 @@
+"""REST API for webhooks: CRUD, preview, test (one attempt now) and send (queued)."""
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from channels_webhook import sending
+from channels_webhook.api.serializers import (
+    PreviewErrorSerializer,
+    RenderedRequestSerializer,
+    SendResultSerializer,
+    SendSerializer,
+    SingleUserSendSerializer,
+    WebhookSerializer,
+)
+from channels_webhook.models import Webhook
+from channels_webhook.rendering import MASK, RenderFailed
+from channels_webhook.selectors import webhook_get, webhook_list
+from channels_webhook.services import HeaderInput, WebhookInvalid, webhook_create, webhook_delete, webhook_update
+from flarelane.audience.models import EndUser
+from flarelane.audience.selectors import end_user_get
+from history.api import DeliveryDetailSerializer, DeliverySerializer
+from history.selectors import delivery_get
+
+
+def _problems_as_errors(invalid: WebhookInvalid) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for problem in invalid.problems:
+        errors.setdefault(problem.field, []).append(str(problem))
+    return errors
+
+
+def _header_inputs(raw: list[dict[str, Any]]) -> list[HeaderInput]:
+    return [
+        HeaderInput(
+            name=header["name"],
+            value=None if header["secret"] and header.get("value") in (None, "", MASK) else header.get("value") or "",
+            secret=header["secret"],
+        )
+        for header in raw
+    ]
+
+
+class WebhookViewSet(viewsets.ViewSet):
+    serializer_class = WebhookSerializer
+
+    def _get(self, request: Request, pk: str) -> Webhook:
+        webhook = webhook_get(project=request.project, webhook_id=pk)  # type: ignore[attr-defined]
+        if webhook is None:
+            raise Http404
+        return webhook
+
+    def _user(self, request: Request, user_id: str) -> EndUser:
+        end_user = end_user_get(project=request.project, user_id=user_id)  # type: ignore[attr-defined]
+        if end_user is None:
+            raise ValidationError({"user_id": [f"No user '{user_id}' in this project."]})
+        return end_user
+
+    def _save(self, request: Request, webhook: Webhook | None, partial: bool) -> Response:
+        serializer = WebhookSerializer(webhook, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        raw_headers = values.pop("headers", None)
+        headers = _header_inputs(raw_headers) if raw_headers is not None else None
+        try:
+            if webhook is None:
+                webhook = webhook_create(project=request.project, values=values, headers=headers or [])  # type: ignore[attr-defined]
+            else:
+                webhook = webhook_update(webhook=webhook, values=values, headers=headers)
+        except WebhookInvalid as invalid:
+            return Response(_problems_as_errors(invalid), status=status.HTTP_400_BAD_REQUEST)
+        return Response(WebhookSerializer(webhook).data, status=status.HTTP_200_OK if partial else status.HTTP_201_CREATED)
+
+    @extend_schema(responses=WebhookSerializer(many=True))
+    def list(self, request: Request) -> Response:
+        return Response(WebhookSerializer(webhook_list(project=request.project), many=True).data)  # type: ignore[attr-defined]
+
+    @extend_schema(request=WebhookSerializer, responses={201: WebhookSerializer})
+    def create(self, request: Request) -> Response:
+        return self._save(request, None, partial=False)
+
+    @extend_schema(responses=WebhookSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(WebhookSerializer(self._get(request, pk)).data)
+
+    @extend_schema(request=WebhookSerializer, responses=WebhookSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._save(request, self._get(request, pk), partial=True)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        webhook_delete(webhook=self._get(request, pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=SingleUserSendSerializer, responses={200: RenderedRequestSerializer, 422: PreviewErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def preview(self, request: Request, pk: str) -> Response:
+        webhook = self._get(request, pk)
+        serializer = SingleUserSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        end_user = self._user(request, serializer.validated_data["user_id"])
+        try:
+            rendered = sending.preview(webhook=webhook, end_user=end_user, data=serializer.validated_data["data"])
+        except RenderFailed as failed:
+            return Response({"failure_reason": failed.reason, "error": failed.message}, status=422)
+        return Response(
+            {
+                "method": rendered.method,
+                "url": rendered.url,
+                "headers": [list(pair) for pair in rendered.masked_headers()],
+                "body": rendered.body_text(),
+            }
+        )
+
+    @extend_schema(request=SingleUserSendSerializer, responses={201: DeliveryDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str) -> Response:
+        webhook = self._get(request, pk)
+        serializer = SingleUserSendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        end_user = self._user(request, serializer.validated_data["user_id"])
+        delivery = sending.send_test(
+            webhook=webhook, end_user=end_user, data=serializer.validated_data["data"], created_by_id=_staff_id(request)
+        )
+        return Response(DeliveryDetailSerializer(delivery).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SendSerializer, responses={202: SendResultSerializer})
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk: str) -> Response:
+        webhook = self._get(request, pk)
+        serializer = SendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if not webhook.is_active:
+            raise ValidationError({"webhook": ["This webhook is inactive; activate it before sending."]})
+        try:
+            queued = sending.send_to_users(
+                webhook=webhook,
+                user_ids=serializer.validated_data["user_ids"],
+                data=serializer.validated_data["data"],
+                source="api",
+                created_by_id=_staff_id(request),
+            )
+        except sending.UnknownUsers as unknown:
+            raise ValidationError({"user_ids": [str(unknown)]}) from None
+        return Response({"delivery_ids": queued.delivery_ids}, status=status.HTTP_202_ACCEPTED)
+
+
+def _staff_id(request: Request) -> int | None:
+    user = request.user
+    return user.pk if getattr(user, "is_staff", False) else None  # type: ignore[union-attr]
+
+
+class DeliveryResendView(APIView):
+    """POST /api/v1/deliveries/{id}/resend: a new delivery of the same request, queued."""
+
+    @extend_schema(request=None, responses={202: DeliverySerializer})
+    def post(self, request: Request, pk: str) -> Response:
+        original = delivery_get(project=request.project, delivery_id=pk)  # type: ignore[attr-defined]
+        if original is None:
+            raise Http404
+        if original.webhook is None:
+            raise ValidationError({"webhook": ["The webhook of this delivery was deleted; it cannot be resent."]})
+        delivery = sending.resend(original=original, created_by_id=_staff_id(request))
+        return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

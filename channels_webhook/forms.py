@@ -1,0 +1,145 @@
+"""Console forms for webhooks: the edit form with header rows, and the send form.
+
+Forms parse and show errors; validation of templates is the service's (`webhook_problems`),
+so the console and the API refuse exactly the same things with the same messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.datastructures import MultiValueDict
+
+from channels_webhook.models import Webhook
+from channels_webhook.services import HeaderInput, header_inputs_for_display, webhook_problems
+
+BLANK_HEADER_ROWS = 2
+PROBLEM_FIELDS = {"URL": "url", "Body": "body", "Method": "method", "Body type": "body_type"}
+
+
+class HeaderRowsWidget(forms.Widget):
+    """Header rows: name, value and a "secret" checkbox; a secret value is never sent to the page."""
+
+    template_name = "channels_webhook/header_rows_widget.html"
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        rows = [dict(row) for row in (value or [])]
+        rows += [{"name": "", "value": "", "secret": False, "stored": False} for _ in range(BLANK_HEADER_ROWS)]
+        context["rows"] = rows
+        return context
+
+    def value_from_datadict(self, data: MultiValueDict[str, Any], files: Any, name: str) -> list[dict[str, Any]]:  # type: ignore[override]
+        try:
+            total = int(data.get(f"{name}-TOTAL", "0"))
+        except ValueError:
+            total = 0
+        rows = []
+        for index in range(min(total, 100)):
+            row_name = (data.get(f"{name}-{index}-name") or "").strip()
+            row_value = data.get(f"{name}-{index}-value") or ""
+            if not row_name and not row_value:
+                continue
+            rows.append(
+                {
+                    "name": row_name,
+                    "value": row_value,
+                    "secret": data.get(f"{name}-{index}-secret") in ("on", "true", "1"),
+                    "stored": data.get(f"{name}-{index}-stored") == "1",
+                }
+            )
+        return rows
+
+
+class HeaderRowsField(forms.Field):
+    widget = HeaderRowsWidget
+
+    def to_python(self, value: Any) -> list[HeaderInput]:
+        headers = []
+        for row in value or []:
+            if not row["name"]:
+                raise forms.ValidationError("Every header with a value needs a name.")
+            keep_stored = row["secret"] and row["stored"] and row["value"] == ""
+            headers.append(HeaderInput(name=row["name"], value=None if keep_stored else row["value"], secret=row["secret"]))
+        return headers
+
+
+class WebhookForm(forms.ModelForm):
+    headers_rows = HeaderRowsField(
+        label="Headers",
+        required=False,
+        help_text="Liquid allowed in values. Secret values are stored encrypted and shown masked; type a new value to replace one.",
+    )
+
+    class Meta:
+        model = Webhook
+        fields = [
+            "project",
+            "name",
+            "method",
+            "url",
+            "body_type",
+            "body",
+            "timeout_seconds",
+            "max_attempts",
+            "rate_limit_per_second",
+            "is_active",
+        ]
+        widgets = {
+            "url": forms.TextInput(attrs={"class": "vLargeTextField monospace", "style": "width: 40em"}),
+            "body": forms.Textarea(attrs={"class": "monospace", "rows": 14, "cols": 90, "spellcheck": "false"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["headers_rows"] = [{**row, "stored": row["secret"]} for row in header_inputs_for_display(self.instance)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        values = {field: cleaned.get(field) for field in self.Meta.fields if field != "project"}
+        problems = webhook_problems(
+            webhook=self.instance if self.instance.pk else None,
+            project=cleaned.get("project") or getattr(self.instance, "project", None),
+            values=values,
+            headers=cleaned.get("headers_rows") or [],
+        )
+        for problem in problems:
+            field = PROBLEM_FIELDS.get(problem.field) or ("headers_rows" if problem.field.startswith("Header") else problem.field)
+            message = f"{problem.field}: {problem}" if field == "headers_rows" else str(problem)
+            if field and field in self.fields:
+                self.add_error(field, message)
+            else:
+                self.add_error(None, f"{problem.field}: {problem}")
+        return cleaned
+
+    def header_inputs(self) -> list[HeaderInput]:
+        return list(self.cleaned_data.get("headers_rows") or [])
+
+    def service_values(self) -> dict[str, Any]:
+        return {field: self.cleaned_data.get(field) for field in self.Meta.fields if field != "project"}
+
+
+class SendForm(forms.Form):
+    """Send a webhook to one user now, with a value for each data variable."""
+
+    user_id = forms.CharField(
+        label="User id", max_length=255, widget=forms.TextInput(attrs={"list": "known-users", "autocomplete": "off"})
+    )
+
+    def __init__(self, *args: Any, data_variables: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data_variable_names = data_variables
+        for variable in data_variables:
+            self.fields[f"data__{variable}"] = forms.CharField(
+                label=variable, required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
+            )
+
+    def data_values(self) -> dict[str, str]:
+        # An empty box means "no value": the send then fails naming the variable, rather than
+        # sending a blank.
+        values = {name: self.cleaned_data.get(f"data__{name}") or "" for name in self.data_variable_names}
+        return {name: value for name, value in values.items() if value != ""}

@@ -1,0 +1,65 @@
+"""The Webhook: a request defined once, each field a Liquid template rendered per user."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from channels_webhook.rendering import HeaderTemplate, RequestTemplate
+from flarelane.audience.models import Project
+from flarelane.sealing import unseal
+
+
+class Webhook(models.Model):
+    class Method(models.TextChoices):
+        GET = "GET"
+        POST = "POST"
+        PUT = "PUT"
+        PATCH = "PATCH"
+        DELETE = "DELETE"
+
+    class BodyType(models.TextChoices):
+        JSON = "json", "JSON"
+        FORM = "form", "Form (x-www-form-urlencoded)"
+        TEXT = "text", "Text"
+        NONE = "none", "No body"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=200)
+    method = models.CharField(max_length=8, choices=Method.choices, default=Method.POST)
+    url = models.TextField("URL", help_text="Liquid allowed, e.g. https://api.example.com/users/{{ userId }}")
+    # [{"name": str, "secret": bool, "value": str}] with "sealed" (encrypted) instead of
+    # "value" for secret headers. Written only through channels_webhook.services.
+    headers = models.JSONField(default=list, blank=True)
+    body_type = models.CharField(max_length=8, choices=BodyType.choices, default=BodyType.JSON)
+    body = models.TextField(blank=True)
+    timeout_seconds = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1), MaxValueValidator(30)])
+    max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(10)])
+    rate_limit_per_second = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    # Derived from the templates on every save (static analysis), never typed in.
+    data_variables = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["project", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def request_template(self) -> RequestTemplate:
+        """The templates as plain values, secret header values decrypted (for rendering only)."""
+        return RequestTemplate(
+            method=self.method,
+            url=self.url,
+            headers=tuple(
+                HeaderTemplate(
+                    name=header["name"],
+                    value=unseal(header["sealed"]) if header.get("secret") else header.get("value", ""),
+                    secret=bool(header.get("secret")),
+                )
+                for header in self.headers
+            ),
+            body_type=self.body_type,
+            body=self.body,
+        )

@@ -1,0 +1,474 @@
+"""The one Liquid environment: validating, analysing and rendering webhook templates.
+
+This is the only module that imports `liquid`. It is pure (no ORM, no I/O): it takes the
+templates and a context and returns the exact request to send, or raises RenderFailed with
+a message staff can act on. Missing values are errors, never blanks; JSON bodies whose
+template is valid JSON are rendered string by string and re-encoded, so user data cannot
+break them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from liquid import BoundTemplate, Environment, FalsyStrictUndefined
+from liquid.exceptions import LiquidError, ResourceLimitError, UndefinedError
+
+from channels_webhook.request_checks import RequestRejected, check_header, check_url
+
+BodyType = Literal["json", "form", "text", "none"]
+BODY_TYPES: tuple[BodyType, ...] = ("json", "form", "text", "none")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+# Names the product fills in; every other root name in a template is a data variable.
+USER_ATTRIBUTE_NAMES = ("email", "phoneNumber", "name", "country", "language", "timeZone")
+RESERVED_ROOT_NAMES = frozenset({"userId", *USER_ATTRIBUTE_NAMES, "tags", "entry_event", "journey", "delivery"})
+
+MAX_TEMPLATE_LENGTH = 64 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+MASK = "••••••"
+
+DEFAULT_CONTENT_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "form": "application/x-www-form-urlencoded",
+    "text": "text/plain; charset=utf-8",
+}
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def _filter_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _to_datetime(value: object) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("now", "today"):
+            return dt.datetime.now(tz=dt.UTC)
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            return dt.datetime.fromtimestamp(float(text), tz=dt.UTC)
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    # A time without a zone is taken as UTC, never as the worker host's zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _filter_date(value: object, fmt: object = None, time_zone: object = None) -> str:
+    moment = _to_datetime(value)
+    if moment is None:
+        return "" if value is None else str(value)
+    if time_zone:
+        try:
+            moment = moment.astimezone(ZoneInfo(str(time_zone)))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"date: unknown time zone '{time_zone}'") from None
+    else:
+        moment = moment.astimezone(dt.UTC)
+    if not fmt:
+        return moment.isoformat()
+    if fmt == "%s":
+        return str(int(moment.timestamp()))
+    return moment.strftime(str(fmt))
+
+
+def _filter_number_with_delimiter(value: object, delimiter: object = ",") -> str:
+    """1234567.5 → 1,234,567.5 (the decimals are kept as given)."""
+    text = str(value).strip() if value is not None else ""
+    match = re.fullmatch(r"(-?)(\d+)(\.\d+)?", text)
+    if not match:
+        return text
+    sign, whole, decimals = match.groups()
+    return f"{sign}{int(whole):,}".replace(",", str(delimiter)) + (decimals or "")
+
+
+class WebhookEnvironment(Environment):
+    """Sandboxed: bounded loops, output and nesting, and no tags that load other templates."""
+
+    loop_iteration_limit = 100_000
+    output_stream_limit = MAX_BODY_BYTES
+    local_namespace_limit = 256 * 1024
+    context_depth_limit = 10
+    block_nesting_limit = 20
+
+
+def _build_environment() -> WebhookEnvironment:
+    environment = WebhookEnvironment(undefined=FalsyStrictUndefined, autoescape=False)
+    for tag_name in ("include", "render"):
+        environment.tags.pop(tag_name, None)
+    environment.add_filter("json", _filter_json)
+    environment.add_filter("date", _filter_date)
+    environment.add_filter("number_with_delimiter", _filter_number_with_delimiter)
+    return environment
+
+
+ENVIRONMENT = _build_environment()
+
+
+# --------------------------------------------------------------------------- templates
+
+
+@dataclass(frozen=True)
+class HeaderTemplate:
+    name: str
+    value: str
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class RequestTemplate:
+    """Every templated part of a webhook, as plain values."""
+
+    method: str
+    url: str
+    headers: tuple[HeaderTemplate, ...] = ()
+    body_type: str = "json"
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    """A problem found when a template is saved, with its position when Liquid knows it."""
+
+    field: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line}, column {self.column})" if self.line is not None else ""
+        return f"{self.message}{where}"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    template: BoundTemplate
+    # Where each global variable is used, so an UndefinedError can name the full path.
+    path_at: Mapping[int, str]
+    paths: tuple[str, ...]
+
+
+def _path_text(segments: Iterable[object]) -> str:
+    text = ""
+    for segment in segments:
+        if isinstance(segment, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", segment):
+            text += f".{segment}" if text else segment
+        elif isinstance(segment, str):
+            text += f'["{segment}"]'
+        elif isinstance(segment, int):
+            text += f"[{segment}]"
+        else:  # a nested variable used as a key
+            text += f"[{_path_text(getattr(segment, 'segments', [str(segment)]))}]"
+    return text
+
+
+@lru_cache(maxsize=4096)
+def _compile(source: str) -> _Compiled:
+    """Parse once per distinct source; a webhook edit changes the source and so the key."""
+    template = ENVIRONMENT.from_string(source)
+    analysis = template.analyze(include_partials=False)
+    path_at: dict[int, str] = {}
+    for variables in analysis.globals.values():
+        for variable in variables:
+            path_at[variable.span.index] = _path_text(variable.segments)
+    return _Compiled(template=template, path_at=path_at, paths=tuple(sorted(set(path_at.values()))))
+
+
+def _problem_from_error(field_name: str, error: LiquidError) -> TemplateProblem:
+    message = str(error.message or error)
+    if "“" in message or "”" in message or "‘" in message or "’" in message:
+        message += ": a typographic quote; type a straight quote (\" or ') instead"
+    context = error.context()
+    if context is None:
+        return TemplateProblem(field=field_name, message=message)
+    line, column = context[0], context[1]
+    return TemplateProblem(field=field_name, message=message, line=line, column=column + 1)
+
+
+def _line_column(source: str, index: int) -> tuple[int, int]:
+    line = source.count("\n", 0, index) + 1
+    return line, index - (source.rfind("\n", 0, index) + 1) + 1
+
+
+def validate_template(source: str, *, field_name: str) -> list[TemplateProblem]:
+    """Syntax errors, unknown tags and unknown filters, each with line and column."""
+    if len(source) > MAX_TEMPLATE_LENGTH:
+        return [TemplateProblem(field=field_name, message=f"Template is longer than {MAX_TEMPLATE_LENGTH} characters.")]
+    try:
+        template = ENVIRONMENT.from_string(source)
+        analysis = template.analyze(include_partials=False)
+    except LiquidError as error:
+        return [_problem_from_error(field_name, error)]
+    problems = []
+    for filter_name, uses in analysis.filters.items():
+        if filter_name not in ENVIRONMENT.filters:
+            line, column = _line_column(source, uses[0].index) if uses else (None, None)
+            problems.append(
+                TemplateProblem(field=field_name, message=f"Unknown filter '{filter_name}'", line=line, column=column)
+            )
+    return problems
+
+
+def _json_body_shape(source: str) -> object | None:
+    """The body template parsed as JSON, or None when it is only JSON after rendering."""
+    try:
+        return json.loads(source)
+    except ValueError:
+        return None
+
+
+def _template_fields(template: RequestTemplate) -> list[tuple[str, str]]:
+    """(field label, source) for every templated part, body leaves included."""
+    fields = [("URL", template.url)]
+    fields += [(f"Header '{header.name}'", header.value) for header in template.headers]
+    if template.body_type != "none" and template.body:
+        shape = _json_body_shape(template.body) if template.body_type in ("json", "form") else None
+        if shape is None:
+            fields.append(("Body", template.body))
+        else:
+            fields += [("Body", leaf) for leaf in _json_strings(shape)]
+    return fields
+
+
+def _json_strings(node: object) -> Iterable[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _json_strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _json_strings(item)
+
+
+def validate_request_template(template: RequestTemplate) -> list[TemplateProblem]:
+    """Everything that can be known about a webhook before it is sent."""
+    problems: list[TemplateProblem] = []
+    if template.method not in HTTP_METHODS:
+        problems.append(TemplateProblem(field="Method", message=f"Method must be one of {', '.join(HTTP_METHODS)}."))
+    if template.body_type not in BODY_TYPES:
+        problems.append(TemplateProblem(field="Body type", message=f"Body type must be one of {', '.join(BODY_TYPES)}."))
+    problems += validate_template(template.url, field_name="URL")
+    for header in template.headers:
+        problems += validate_template(header.value, field_name=f"Header '{header.name}'")
+    if template.body_type == "form" and template.body.strip():
+        shape = _json_body_shape(template.body)
+        if not isinstance(shape, dict) or not all(isinstance(v, str) for v in shape.values()):
+            problems.append(
+                TemplateProblem(
+                    field="Body",
+                    message='A form body is a JSON object of field names to text, e.g. {"to": "{{ tags.phone_number }}"}.',
+                )
+            )
+            return problems
+    if template.body_type != "none" and template.body:
+        shape = _json_body_shape(template.body) if template.body_type in ("json", "form") else None
+        if shape is None:
+            problems += validate_template(template.body, field_name="Body")
+        else:
+            for leaf in _json_strings(shape):
+                problems += [_place_in_body(template.body, leaf, p) for p in validate_template(leaf, field_name="Body")]
+    return problems
+
+
+def _place_in_body(body: str, leaf: str, problem: TemplateProblem) -> TemplateProblem:
+    """Move a problem found in one JSON string of the body to its line and column in the body."""
+    start = body.find(json.dumps(leaf, ensure_ascii=False)[1:-1])
+    if start < 0 or problem.line is None or problem.column is None:
+        return problem
+    leaf_line, leaf_column = _line_column(body, start)
+    line = leaf_line + problem.line - 1
+    column = problem.column + (leaf_column - 1 if problem.line == 1 else 0)
+    return TemplateProblem(field=problem.field, message=problem.message, line=line, column=column)
+
+
+def variable_paths(template: RequestTemplate) -> list[str]:
+    """Every global variable path the templates read, e.g. tags.phone_number, text."""
+    paths: set[str] = set()
+    for _, source in _template_fields(template):
+        try:
+            paths.update(_compile(source).paths)
+        except LiquidError:
+            continue
+    return sorted(paths)
+
+
+def data_variables(template: RequestTemplate) -> list[str]:
+    """Root names that are not filled in by the product: values given per send."""
+    roots = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in variable_paths(template)}
+    return sorted(roots - RESERVED_ROOT_NAMES)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+class RenderFailed(Exception):
+    """Nothing may be sent. `reason` is a Delivery failure reason; `message` is for staff."""
+
+    def __init__(self, reason: Literal["render_error", "invalid_request"], message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RenderedRequest:
+    """The exact request to send. Secret header values are in `headers`; show `masked_headers()`."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    secret_header_names: frozenset[str] = field(default_factory=frozenset)
+
+    def masked_headers(self) -> list[tuple[str, str]]:
+        return [(name, MASK if name.lower() in self.secret_header_names else value) for name, value in self.headers]
+
+    def body_text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+def render_context(
+    *,
+    user_id: str,
+    attributes: Mapping[str, Any],
+    tags: Mapping[str, Any],
+    data: Mapping[str, Any],
+    delivery_id: str,
+    entry_event: Mapping[str, Any] | None = None,
+    journey: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The variables of DESIGN.md. Empty attributes are left out so that using them is an error."""
+    context: dict[str, Any] = {key: value for key, value in data.items() if key not in RESERVED_ROOT_NAMES}
+    context["userId"] = user_id
+    context.update({name: value for name, value in attributes.items() if value not in (None, "")})
+    context["tags"] = dict(tags)
+    context["delivery"] = {"id": delivery_id}
+    if entry_event is not None:
+        context["entry_event"] = dict(entry_event)
+    if journey is not None:
+        context["journey"] = dict(journey)
+    return context
+
+
+def _render_one(source: str, context: Mapping[str, Any], *, field_name: str) -> str:
+    if "{{" not in source and "{%" not in source:
+        return source
+    try:
+        compiled = _compile(source)
+    except LiquidError as error:
+        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error)}") from None
+    try:
+        return compiled.template.render(**context)
+    except UndefinedError as error:
+        start = error.token.start_index if error.token is not None else -1
+        path = compiled.path_at.get(start) or str(error.message)
+        raise RenderFailed("render_error", f"{field_name}: {_undefined_message(path)}") from None
+    except ResourceLimitError as error:
+        raise RenderFailed("render_error", f"{field_name}: the template stopped: {error.message}.") from None
+    except LiquidError as error:
+        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error)}") from None
+    except (ValueError, TypeError, ArithmeticError) as error:
+        raise RenderFailed("render_error", f"{field_name}: {error}") from None
+
+
+def _undefined_message(path: str) -> str:
+    root = re.split(r"[.\[]", path, maxsplit=1)[0]
+    if root == "tags":
+        return f"{path} is not defined: the user has no such tag. Use '| default: ...' or {{% if %}} if it is optional."
+    if root in RESERVED_ROOT_NAMES:
+        return f"{path} is not defined for this user or send."
+    if path == root:
+        return f"{path} is not defined: no value was given for the data variable '{root}'."
+    return f"{path} is not defined in the data variable '{root}'."
+
+
+def _render_json_node(node: object, context: Mapping[str, Any]) -> object:
+    if isinstance(node, str):
+        return _render_one(node, context, field_name="Body")
+    if isinstance(node, dict):
+        return {_render_one(k, context, field_name="Body"): _render_json_node(v, context) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_render_json_node(item, context) for item in node]
+    return node
+
+
+def _render_body(template: RequestTemplate, context: Mapping[str, Any]) -> bytes:
+    if template.body_type == "none" or not template.body:
+        return b""
+    if template.body_type == "form":
+        shape = _json_body_shape(template.body)
+        if not isinstance(shape, dict):
+            raise RenderFailed("render_error", "Body: a form body must be a JSON object of field names to text.")
+        rendered_form = _render_json_node(shape, context)
+        assert isinstance(rendered_form, dict)
+        text = urlencode([(key, str(value)) for key, value in rendered_form.items()])
+    elif template.body_type == "json":
+        shape = _json_body_shape(template.body)
+        if shape is not None:
+            text = json.dumps(_render_json_node(shape, context), ensure_ascii=False)
+        else:
+            text = _render_one(template.body, context, field_name="Body")
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as error:
+                raise RenderFailed(
+                    "render_error",
+                    f"Body is not valid JSON after rendering: {error.msg} (line {error.lineno}, column {error.colno}). "
+                    "Use '| json' for values that may contain quotes or line breaks.",
+                ) from None
+    else:
+        text = _render_one(template.body, context, field_name="Body")
+    body = text.encode("utf-8")
+    if len(body) > MAX_BODY_BYTES:
+        raise RenderFailed("render_error", f"Body is larger than {MAX_BODY_BYTES // 1024} KiB after rendering.")
+    return body
+
+
+def render_request(template: RequestTemplate, context: Mapping[str, Any]) -> RenderedRequest:
+    """Render every field for one context and check the result; raise RenderFailed otherwise."""
+    url = _render_one(template.url, context, field_name="URL")
+    headers: list[tuple[str, str]] = []
+    secret_names: set[str] = set()
+    for header in template.headers:
+        field_name = f"Header '{header.name}'"
+        value = _render_one(header.value, context, field_name=field_name)
+        try:
+            value = check_header(
+                header.name, value, rendered_from=list(_compile(header.value).paths) if "{" in header.value else []
+            )
+        except RequestRejected as rejected:
+            raise RenderFailed("invalid_request", rejected.message) from None
+        headers.append((header.name, value))
+        if header.secret:
+            secret_names.add(header.name.lower())
+    body = _render_body(template, context)
+    try:
+        url = check_url(url)
+    except RequestRejected as rejected:
+        raise RenderFailed("invalid_request", rejected.message) from None
+    if template.body_type in DEFAULT_CONTENT_TYPES and body and not any(n.lower() == "content-type" for n, _ in headers):
+        headers.append(("Content-Type", DEFAULT_CONTENT_TYPES[template.body_type]))
+    return RenderedRequest(
+        method=template.method, url=url, headers=tuple(headers), body=body, secret_header_names=frozenset(secret_names)
+    )

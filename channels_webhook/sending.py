@@ -1,0 +1,221 @@
+"""Services that send: one path for every send (test, API, resend, retry, journey).
+
+render → check the request → SSRF guard and HTTP (transport) → judge (retry_policy) →
+record (history.services). Deliveries are created first and sent by a task enqueued after
+the transaction commits; test sends run the same path at once, with one attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from channels_webhook import retry_policy, transport
+from channels_webhook.models import Webhook
+from channels_webhook.rendering import RenderedRequest, RenderFailed, render_context, render_request
+from flarelane.audience.models import EndUser
+from flarelane.audience.selectors import end_users_by_user_ids
+from flarelane.sealing import unseal
+from history import services as history
+from history.models import Delivery
+from history.selectors import delivery_ids_due, delivery_ids_stranded
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH_SIZE = 1000
+# A pending delivery whose task has not started after this long is taken to be lost (for
+# example pulled from Redis by a worker that was then killed) and is enqueued again.
+STRANDED_AFTER_SECONDS = 300
+
+
+class UnknownUsers(Exception):
+    def __init__(self, user_ids: Sequence[str]) -> None:
+        self.user_ids = list(user_ids)
+        super().__init__(f"No such users in this project: {', '.join(self.user_ids[:20])}")
+
+
+@dataclass(frozen=True)
+class QueuedSend:
+    delivery_ids: list[str]
+
+
+def _enqueue(delivery_ids: Sequence[uuid.UUID | str]) -> None:
+    from channels_webhook.tasks import enqueue_delivery
+
+    for delivery_id in delivery_ids:
+        enqueue_delivery(str(delivery_id))
+
+
+def send_to_users(
+    *, webhook: Webhook, user_ids: Sequence[str], data: dict[str, Any], source: str, created_by_id: int | None = None
+) -> QueuedSend:
+    """Create one pending delivery per user and enqueue them once the transaction commits."""
+    unique_ids = list(dict.fromkeys(user_ids))
+    users = end_users_by_user_ids(project=webhook.project, user_ids=unique_ids)
+    missing = [user_id for user_id in unique_ids if user_id not in users]
+    if missing:
+        raise UnknownUsers(missing)
+    with transaction.atomic():
+        deliveries = history.delivery_create_many(
+            project=webhook.project,
+            webhook=webhook,
+            recipients=[history.Recipient(user_id=user_id, end_user=users[user_id]) for user_id in unique_ids],
+            data=data,
+            source=source,
+            max_attempts=webhook.max_attempts,
+            created_by_id=created_by_id,
+        )
+        ids = [delivery.pk for delivery in deliveries]
+        transaction.on_commit(lambda: _enqueue(ids))
+    return QueuedSend(delivery_ids=[str(pk) for pk in ids])
+
+
+def send_test(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], created_by_id: int | None = None) -> Delivery:
+    """Send now, once, and return the finished delivery (nothing is queued or retried)."""
+    (delivery,) = history.delivery_create_many(
+        project=webhook.project,
+        webhook=webhook,
+        recipients=[history.Recipient(user_id=end_user.user_id, end_user=end_user)],
+        data=data,
+        source=Delivery.Source.TEST,
+        max_attempts=1,
+        created_by_id=created_by_id,
+    )
+    deliver(delivery_id=delivery.pk)
+    return Delivery.objects.get(pk=delivery.pk)
+
+
+def resend(*, original: Delivery, created_by_id: int | None) -> Delivery:
+    with transaction.atomic():
+        delivery = history.delivery_create_resend(original=original, created_by_id=created_by_id)
+        transaction.on_commit(lambda: _enqueue([delivery.pk]))
+    return delivery
+
+
+def preview(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any]) -> RenderedRequest:
+    """Render without sending. Raises RenderFailed."""
+    return render_request(webhook.request_template(), _context(end_user=end_user, data=data, delivery_id="preview"))
+
+
+def _context(*, end_user: EndUser, data: dict[str, Any], delivery_id: str) -> dict[str, Any]:
+    return render_context(
+        user_id=end_user.user_id,
+        attributes={
+            "email": end_user.email,
+            "phoneNumber": end_user.phone_number,
+            "name": end_user.name,
+            "country": end_user.country,
+            "language": end_user.language,
+            "timeZone": end_user.time_zone,
+        },
+        tags=end_user.tags or {},
+        data=data,
+        delivery_id=delivery_id,
+    )
+
+
+def _request_to_send(delivery: Delivery) -> transport.OutgoingRequest:
+    """The stored request of a delivery: the same bytes on every attempt."""
+    headers = json.loads(unseal(delivery.request_headers_sealed)) if delivery.request_headers_sealed else delivery.request_headers
+    return transport.OutgoingRequest(
+        method=delivery.request_method,
+        url=delivery.request_url,
+        headers=tuple((name, value) for name, value in headers),
+        body=delivery.request_body.encode("utf-8"),
+    )
+
+
+def _render_and_store(delivery: Delivery, now: dt.datetime) -> bool:
+    """Render the delivery's request once. False when it failed and nothing may be sent."""
+    webhook, end_user = delivery.webhook, delivery.end_user
+    if webhook is None or end_user is None:
+        gone = "webhook" if webhook is None else "user"
+        history.delivery_fail_before_sending(
+            delivery=delivery, reason="render_error", message=f"The {gone} was deleted before the delivery was sent.", now=now
+        )
+        return False
+    try:
+        rendered = render_request(
+            webhook.request_template(), _context(end_user=end_user, data=delivery.data, delivery_id=str(delivery.pk))
+        )
+    except RenderFailed as failed:
+        history.delivery_fail_before_sending(delivery=delivery, reason=failed.reason, message=failed.message, now=now)
+        return False
+    history.delivery_store_request(
+        delivery=delivery,
+        request=history.StoredRequest(
+            method=rendered.method,
+            url=rendered.url,
+            headers=rendered.headers,
+            masked_headers=tuple(rendered.masked_headers()),
+            body=rendered.body_text(),
+        ),
+    )
+    return True
+
+
+def deliver(*, delivery_id: uuid.UUID | str) -> None:
+    """Make the next attempt of a delivery if it is due. Safe to call twice: the claim decides."""
+    now = timezone.now()
+    delivery = history.delivery_claim(delivery_id=delivery_id, now=now, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
+    if delivery is None:
+        return
+    if not delivery.request_method and not _render_and_store(delivery, now):
+        return
+    webhook = delivery.webhook
+    timeout_seconds = webhook.timeout_seconds if webhook else 10
+    result = transport.send(
+        _request_to_send(delivery),
+        timeout_seconds=timeout_seconds,
+        body_limit=settings.HISTORY_RESPONSE_BODY_LIMIT,
+        allowed_networks=tuple(settings.WEBHOOK_ALLOWED_NETWORKS),
+        user_agent=settings.WEBHOOK_USER_AGENT,
+    )
+    finished = timezone.now()
+    decision = retry_policy.decide(
+        outcome=result.outcome,
+        status_code=result.status_code,
+        headers={name.lower(): value for name, value in result.headers},
+        error=result.error,
+        attempt_number=delivery.attempt_count + 1,
+        max_attempts=delivery.max_attempts,
+        now=finished,
+    )
+    recorded = history.delivery_record_attempt(
+        delivery=delivery,
+        attempt=history.AttemptRecord(
+            started_at=result.started_at,
+            duration_ms=result.duration_ms,
+            outcome=result.outcome,
+            status_code=result.status_code,
+            response_headers=result.headers,
+            response_body=result.body,
+            response_body_truncated=result.body_truncated,
+            verdict=decision.verdict,
+            failure_reason=decision.failure_reason,
+            message=decision.message,
+            next_attempt_at=decision.retry_at,
+        ),
+        now=finished,
+    )
+    if not recorded:
+        logger.warning("Delivery %s was taken over by another worker before its attempt was recorded", delivery_id)
+
+
+def sweep() -> int:
+    """Enqueue retries that are due, deliveries whose worker died, and lost tasks."""
+    now = timezone.now()
+    due = delivery_ids_due(now=now, limit=SWEEP_BATCH_SIZE)
+    stranded = delivery_ids_stranded(created_before=now - dt.timedelta(seconds=STRANDED_AFTER_SECONDS), limit=SWEEP_BATCH_SIZE)
+    ids = list(dict.fromkeys([*due, *stranded]))
+    _enqueue(ids)
+    return len(ids)

@@ -1,0 +1,18 @@
+"""/api/v1/: one router for every app's API views."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from channels_webhook.api.views import DeliveryResendView, WebhookViewSet
+from flarelane.audience.api import EndUserViewSet
+from history.api import DeliveryViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("users", EndUserViewSet, basename="user")
+router.register("webhooks", WebhookViewSet, basename="webhook")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
+
+urlpatterns = [
+    path("deliveries/<uuid:pk>/resend", DeliveryResendView.as_view(), name="delivery-resend"),
+    *router.urls,
+]

@@ -1,0 +1,65 @@
+"""Projects, their API keys, and the end users (customers) that webhooks are sent for."""
+
+import hashlib
+
+from django.db import models
+
+
+class Project(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+
+class ApiKey(models.Model):
+    """A project's API key. Only a SHA-256 of the secret is kept; the prefix finds the row."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=200, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.project.slug})"
+
+    @staticmethod
+    def hash_secret(plaintext: str) -> str:
+        # The key is 32 random bytes, so a plain SHA-256 is enough (no password stretching).
+        return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+class EndUser(models.Model):
+    """A customer of a project, identified by the project's own user id."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="end_users")
+    user_id = models.CharField("user id", max_length=255)
+    email = models.CharField(max_length=254, blank=True)
+    phone_number = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    country = models.CharField(max_length=64, blank=True)
+    language = models.CharField(max_length=32, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "user"
+        ordering = ["user_id"]
+        constraints = [models.UniqueConstraint(fields=["project", "user_id"], name="end_user_unique_per_project")]
+        indexes = [models.Index(fields=["project", "email"]), models.Index(fields=["project", "name"])]
+
+    def __str__(self) -> str:
+        return self.user_id

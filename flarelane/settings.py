@@ -1,0 +1,182 @@
+"""Settings: the one place that reads the environment.
+
+Every variable read here is listed, with its default, in `.env.example`. The defaults are
+the embedded setup (SQLite in WAL mode, the django-q2 ORM broker, a local-memory cache);
+`DATABASE_URL`, `Q_BROKER_URL` and `CACHE_URL` switch to PostgreSQL and Redis.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # real environment variables win over the file
+
+# "production" makes missing secrets fatal; "development" (the default) runs with
+# local fallbacks so that `make run` and `make test` need no configuration.
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+if DJANGO_ENV not in ("development", "production"):
+    raise ImproperlyConfigured("DJANGO_ENV must be 'development' or 'production'.")
+IS_PRODUCTION = DJANGO_ENV == "production"
+DEBUG = env.bool("DEBUG", default=False)
+if IS_PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY")  # ImproperlyConfigured when missing
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-0123456789abcdefghijklmnopqrstuvwxyz")
+
+# Secret header values are encrypted with this key; rotating SECRET_KEY must not lose them,
+# so it can be set on its own. Comma-separated: the first encrypts, all decrypt.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[SECRET_KEY])
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "flarelane.audience",
+    "channels_webhook",
+    "history",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "flarelane.urls"
+WSGI_APPLICATION = "flarelane.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while a worker writes; IMMEDIATE takes the write lock
+    # at BEGIN so two writers queue on `timeout` instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests that start a real worker process need the test database in a file it can open.
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_SQLITE_PATH", default=str(BASE_DIR / "test_db.sqlite3"))}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# django-q2. `timeout` bounds one task (a chunk of sends, each with its own deadline);
+# `retry` is how long the ORM broker waits before handing an unacknowledged task out again,
+# so it must stay above `timeout` or a slow task runs twice. Failures are acknowledged at
+# once: our own retry state lives in Delivery.next_attempt_at, not in the queue.
+Q_TASK_TIMEOUT_SECONDS = env.int("Q_TASK_TIMEOUT_SECONDS", default=120)
+Q_CLUSTER: dict[str, object] = {
+    "name": "flarelane",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": Q_TASK_TIMEOUT_SECONDS,
+    "retry": Q_TASK_TIMEOUT_SECONDS + 60,
+    "max_attempts": 2,
+    "ack_failures": True,
+    "save_limit": -1,  # our history is the record; django-q2 keeps failures only
+    "catch_up": False,
+    "poll": 0.2,
+    "label": "Task queue",
+}
+Q_BROKER_URL = env.str("Q_BROKER_URL", default="")
+if Q_BROKER_URL:
+    Q_CLUSTER["redis"] = Q_BROKER_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "flarelane.audience.authentication.ProjectApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["flarelane.audience.authentication.IsProjectMember"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Webhook channel API",
+    "DESCRIPTION": "Users, webhooks, sends and the send history. Authenticate with `Authorization: Bearer <project API key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Sending. Empty WEBHOOK_ALLOWED_NETWORKS means every private, loopback, link-local, CGNAT
+# and metadata address is refused; list CIDRs (e.g. 127.0.0.1/32) to exempt them.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+HISTORY_RESPONSE_BODY_LIMIT = env.int("HISTORY_RESPONSE_BODY_LIMIT", default=64 * 1024)
+WEBHOOK_USER_AGENT = env.str("WEBHOOK_USER_AGENT", default="flarelane-webhooks/1.0")
+# How long a worker may hold a delivery in `sending` before the sweeper takes it back.
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=Q_TASK_TIMEOUT_SECONDS + 30)
+
+# The built-in demo receiver (a URL that records and answers what it gets) and where it
+# lives; the seeded demo webhooks point at it. Off unless asked for (`make run` turns it on).
+DEMO_RECEIVER_ENABLED = env.bool("DEMO_RECEIVER_ENABLED", default=False)
+DEMO_RECEIVER_BASE_URL = env.str("DEMO_RECEIVER_BASE_URL", default="http://127.0.0.1:8000/demo-receiver")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # requests-hardened warns on every refused address, including those our allow-list
+        # then exempts; the transport logs the refusals that stand.
+        "requests_hardened": {"level": "ERROR"},
+        "django_q": {"level": env.str("Q_LOG_LEVEL", default="INFO")},
+    },
+}
+
+# Behind TLS in production set these to true (see README, "Production").
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)

@@ -1,0 +1,151 @@
+"""REST API for the send history: list with filters and cursor pages, detail, resend."""
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from history.models import Delivery, DeliveryAttempt
+from history.selectors import DeliveryFilters, delivery_get, delivery_list
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "number",
+            "started_at",
+            "duration_ms",
+            "outcome",
+            "status_code",
+            "failure_reason",
+            "error_message",
+            "next_attempt_at",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    webhook = serializers.IntegerField(source="webhook_id", allow_null=True, read_only=True)
+    request = serializers.SerializerMethodField()
+    response = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "webhook",
+            "webhook_name",
+            "user_id",
+            "source",
+            "journey_id",
+            "journey_name",
+            "journey_node_key",
+            "status",
+            "failure_reason",
+            "error_message",
+            "request",
+            "response",
+            "duration_ms",
+            "attempt_count",
+            "max_attempts",
+            "next_attempt_at",
+            "resent_from",
+            "created_at",
+            "completed_at",
+        ]
+
+    def get_request(self, delivery: Delivery) -> dict[str, Any] | None:
+        if not delivery.request_method:
+            return None
+        # Secret values were masked when the request was stored; the sealed copy never leaves.
+        return {
+            "method": delivery.request_method,
+            "url": delivery.request_url,
+            "headers": delivery.request_headers,
+            "body": delivery.request_body,
+        }
+
+    def get_response(self, delivery: Delivery) -> dict[str, Any] | None:
+        if delivery.response_status_code is None:
+            return None
+        return {
+            "status_code": delivery.response_status_code,
+            "headers": delivery.response_headers,
+            "body": delivery.response_body,
+            "body_encoding": "base64" if delivery.response_body_is_base64 else "text",
+            "body_truncated": delivery.response_body_truncated,
+        }
+
+
+class DeliveryDetailSerializer(DeliverySerializer):
+    attempts = DeliveryAttemptSerializer(many=True, read_only=True)
+    data = serializers.JSONField(read_only=True)  # type: ignore[assignment]
+
+    class Meta(DeliverySerializer.Meta):
+        fields = [*DeliverySerializer.Meta.fields, "data", "attempts"]
+
+
+class DeliveryCursorPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "page_size"
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, enum=[s.value for s in Delivery.Status]),
+    OpenApiParameter("webhook", OpenApiTypes.INT),
+    OpenApiParameter("user_id", OpenApiTypes.STR),
+    OpenApiParameter("source", OpenApiTypes.STR, enum=[s.value for s in Delivery.Source]),
+    OpenApiParameter("journey", OpenApiTypes.INT),
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+    OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+]
+
+
+class _FilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
+    webhook = serializers.IntegerField(required=False)
+    user_id = serializers.CharField(required=False)
+    source = serializers.ChoiceField(choices=Delivery.Source.choices, required=False)  # type: ignore[assignment]
+    journey = serializers.IntegerField(required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+class DeliveryViewSet(viewsets.ViewSet):
+    serializer_class = DeliverySerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    @extend_schema(parameters=FILTER_PARAMETERS, responses=DeliverySerializer(many=True))
+    def list(self, request: Request) -> Response:
+        params = _FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        values = params.validated_data
+        filters = DeliveryFilters(
+            status=values.get("status", ""),
+            webhook_id=values.get("webhook"),
+            user_id=values.get("user_id", ""),
+            source=values.get("source", ""),
+            journey_id=values.get("journey"),
+            created_after=values.get("created_after"),
+            created_before=values.get("created_before"),
+        )
+        paginator = DeliveryCursorPagination()
+        page = paginator.paginate_queryset(delivery_list(project=request.project, filters=filters), request, view=self)  # type: ignore[attr-defined]
+        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    def _get(self, request: Request, pk: str) -> Delivery:
+        delivery = delivery_get(project=request.project, delivery_id=pk)  # type: ignore[attr-defined]
+        if delivery is None:
+            raise Http404
+        return delivery
+
+    @extend_schema(responses=DeliveryDetailSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(DeliveryDetailSerializer(self._get(request, pk)).data)

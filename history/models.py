@@ -1,0 +1,117 @@
+"""The send history: one Delivery per send and one DeliveryAttempt per HTTP attempt.
+
+Rows are written only by history/services.py. History sits below journeys: a delivery made
+by a journey keeps the journey's id, name and node key as plain values.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from channels_webhook.models import Webhook
+from flarelane.audience.models import EndUser, Project
+
+
+class Delivery(models.Model):
+    class Source(models.TextChoices):
+        TEST = "test", "Test send"
+        JOURNEY = "journey", "Journey"
+        API = "api", "API"
+        RESEND = "resend", "Resend"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+
+    class FailureReason(models.TextChoices):
+        RENDER_ERROR = "render_error", "Template could not be rendered"
+        INVALID_REQUEST = "invalid_request", "Invalid request"
+        BLOCKED_DESTINATION = "blocked_destination", "Blocked destination"
+        TIMEOUT = "timeout", "Timeout"
+        CONNECTION_ERROR = "connection_error", "Connection error"
+        HTTP_ERROR = "http_error", "HTTP error status"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINAL_STATUSES = (Status.SUCCESS, Status.FAILURE)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deliveries")
+    webhook = models.ForeignKey(Webhook, on_delete=models.SET_NULL, null=True, related_name="deliveries")
+    webhook_name = models.CharField(max_length=200)
+    end_user = models.ForeignKey(EndUser, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    user_id = models.CharField("user id", max_length=255)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    journey_id = models.BigIntegerField(null=True, blank=True)
+    journey_name = models.CharField(max_length=200, blank=True)
+    journey_node_key = models.CharField(max_length=100, blank=True)
+    data = models.JSONField("data variables", default=dict, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
+    error_message = models.TextField(blank=True)
+
+    # The request as first rendered; retries send exactly this. `request_headers` has secret
+    # values masked (for display); the real ones are sealed in `request_headers_sealed`.
+    request_method = models.CharField(max_length=8, blank=True)
+    request_url = models.TextField(blank=True)
+    request_headers = models.JSONField(default=list, blank=True)
+    request_headers_sealed = models.TextField(blank=True)
+    request_body = models.TextField(blank=True)
+
+    response_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=list, blank=True)
+    response_body = models.TextField(blank=True)
+    response_body_is_base64 = models.BooleanField(default=False)
+    response_body_truncated = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=1)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    resent_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="delivery_project_recent"),
+            models.Index(fields=["project", "status", "-created_at"], name="delivery_project_status"),
+            models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_recent"),
+            models.Index(fields=["project", "user_id", "-created_at"], name="delivery_project_user"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_name} → {self.user_id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=32)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=32, blank=True)
+    error_message = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="attempt_number_unique")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number}"
