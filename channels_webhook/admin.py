@@ -37,7 +37,7 @@ class WebhookAdmin(admin.ModelAdmin):
                 "description": "Found in the templates on save: the values each send must supply.",
             },
         ),
-        ("Delivery", {"fields": ["timeout_seconds", "max_attempts", "rate_limit_per_second"], "classes": ["collapse"]}),
+        ("Delivery", {"fields": ["timeout_seconds", "max_attempts", "rate_limit_per_second", "send_idempotency_key"]}),
     ]
 
     @admin.display(description="URL")

@@ -84,6 +84,7 @@ class WebhookForm(forms.ModelForm):
             "timeout_seconds",
             "max_attempts",
             "rate_limit_per_second",
+            "send_idempotency_key",
             "is_active",
         ]
         widgets = {

@@ -33,7 +33,18 @@ class Webhook(models.Model):
     body = models.TextField(blank=True)
     timeout_seconds = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1), MaxValueValidator(30)])
     max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(10)])
-    rate_limit_per_second = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_per_second = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests per second across all workers (a vendor contract); empty for no limit."
+    )
+    send_idempotency_key = models.BooleanField(
+        "send Idempotency-Key",
+        default=False,
+        help_text="Send an Idempotency-Key header with the delivery id, the same on every retry.",
+    )
+    # Standard Webhooks signing secrets, sealed, newest first; a rotation keeps the previous
+    # one signing until `previous_signing_secret_expires_at`. Written by the services only.
+    signing_secrets = models.JSONField(default=list, blank=True, editable=False)
+    previous_signing_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     # Derived from the templates on every save (static analysis), never typed in.
     data_variables = models.JSONField(default=list, blank=True, editable=False)
@@ -46,6 +57,10 @@ class Webhook(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_signed(self) -> bool:
+        return bool(self.signing_secrets)
 
     def request_template(self) -> RequestTemplate:
         """The templates as plain values, secret header values decrypted (for rendering only)."""
@@ -63,3 +78,21 @@ class Webhook(models.Model):
             body_type=self.body_type,
             body=self.body,
         )
+
+
+class RateLimitSlot(models.Model):
+    """One of a webhook's N send slots (N = its rate limit per second).
+
+    A send takes the slot used longest ago, and only if that was at least a second ago; so
+    any one-second window holds at most N sends, whichever worker made them.
+    """
+
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="+")
+    index = models.PositiveIntegerField()
+    last_used_at = models.FloatField(default=0.0)  # epoch seconds
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["webhook", "index"], name="rate_limit_slot_unique")]
+
+    def __str__(self) -> str:
+        return f"slot {self.index} of webhook {self.webhook_id}"

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from channels_webhook import retry_policy, transport
+from channels_webhook import rate_limit, retry_policy, signing, transport
 from channels_webhook.models import Webhook
 from channels_webhook.rendering import RenderedRequest, RenderFailed, render_context, render_request
 from flarelane.audience.models import EndUser
@@ -150,17 +150,41 @@ def _render_and_store(delivery: Delivery, now: dt.datetime) -> bool:
     except RenderFailed as failed:
         history.delivery_fail_before_sending(delivery=delivery, reason=failed.reason, message=failed.message, now=now)
         return False
+    # Headers the product adds are part of the stored request, so history shows what went
+    # out and every retry sends them unchanged.
+    present = {name.lower() for name, _ in rendered.headers}
+    added: list[tuple[str, str]] = []
+    if "user-agent" not in present:
+        added.append(("User-Agent", settings.WEBHOOK_USER_AGENT))
+    if webhook.send_idempotency_key and "idempotency-key" not in present:
+        added.append(("Idempotency-Key", str(delivery.pk)))
     history.delivery_store_request(
         delivery=delivery,
         request=history.StoredRequest(
             method=rendered.method,
             url=rendered.url,
-            headers=rendered.headers,
-            masked_headers=tuple(rendered.masked_headers()),
+            headers=(*rendered.headers, *added),
+            masked_headers=(*rendered.masked_headers(), *added),
             body=rendered.body_text(),
         ),
     )
     return True
+
+
+def _signed(
+    request: transport.OutgoingRequest, webhook: Webhook, delivery_id: str, now: dt.datetime
+) -> transport.OutgoingRequest:
+    """Add Standard Webhooks signature headers, fresh for each attempt (they carry its time)."""
+    secrets = [unseal(sealed) for sealed in webhook.signing_secrets[:1]]
+    expires = webhook.previous_signing_secret_expires_at
+    if len(webhook.signing_secrets) > 1 and expires is not None and expires > now:
+        secrets.append(unseal(webhook.signing_secrets[1]))
+    headers = signing.signature_headers(
+        message_id=delivery_id, timestamp=int(now.timestamp()), body=request.body, secrets_newest_first=secrets
+    )
+    return transport.OutgoingRequest(
+        method=request.method, url=request.url, headers=(*request.headers, *headers), body=request.body
+    )
 
 
 def deliver(*, delivery_id: uuid.UUID | str) -> None:
@@ -172,9 +196,14 @@ def deliver(*, delivery_id: uuid.UUID | str) -> None:
     if not delivery.request_method and not _render_and_store(delivery, now):
         return
     webhook = delivery.webhook
+    request = _request_to_send(delivery)
+    if webhook is not None and webhook.rate_limit_per_second:
+        rate_limit.wait_for_send_slot(webhook_id=webhook.pk, per_second=webhook.rate_limit_per_second)
+    if webhook is not None and webhook.is_signed:
+        request = _signed(request, webhook, str(delivery.pk), timezone.now())
     timeout_seconds = webhook.timeout_seconds if webhook else 10
     result = transport.send(
-        _request_to_send(delivery),
+        request,
         timeout_seconds=timeout_seconds,
         body_limit=settings.HISTORY_RESPONSE_BODY_LIMIT,
         allowed_networks=tuple(settings.WEBHOOK_ALLOWED_NETWORKS),

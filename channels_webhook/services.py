@@ -6,16 +6,19 @@ header's value empty keeps the stored one, so the console never needs to show it
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from channels_webhook.models import Webhook
 from channels_webhook.rendering import TemplateProblem, data_variables, validate_request_template
 from channels_webhook.request_checks import header_name_problem
+from channels_webhook.signing import generate_secret
 from flarelane.audience.models import Project
 from flarelane.sealing import seal
 
@@ -28,8 +31,11 @@ WEBHOOK_FIELDS = (
     "timeout_seconds",
     "max_attempts",
     "rate_limit_per_second",
+    "send_idempotency_key",
     "is_active",
 )
+# After a rotation the previous signing secret keeps signing this long, beside the new one.
+SIGNING_ROTATION_OVERLAP = dt.timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -144,3 +150,26 @@ def header_inputs_for_display(webhook: Webhook) -> list[dict[str, Any]]:
         {"name": h["name"], "value": "" if h.get("secret") else h.get("value", ""), "secret": bool(h.get("secret"))}
         for h in webhook.headers
     ]
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    secret: str
+    previous_valid_until: dt.datetime | None
+
+
+@transaction.atomic
+def webhook_rotate_signing_secret(*, webhook: Webhook) -> RotatedSecret:
+    """Start signing with a new secret (shown once); the previous one signs too for a day."""
+    secret = generate_secret()
+    previous = webhook.signing_secrets[:1]
+    webhook.signing_secrets = [seal(secret), *previous]
+    webhook.previous_signing_secret_expires_at = timezone.now() + SIGNING_ROTATION_OVERLAP if previous else None
+    webhook.save(update_fields=["signing_secrets", "previous_signing_secret_expires_at", "updated_at"])
+    return RotatedSecret(secret=secret, previous_valid_until=webhook.previous_signing_secret_expires_at)
+
+
+def webhook_disable_signing(*, webhook: Webhook) -> None:
+    webhook.signing_secrets = []
+    webhook.previous_signing_secret_expires_at = None
+    webhook.save(update_fields=["signing_secrets", "previous_signing_secret_expires_at", "updated_at"])

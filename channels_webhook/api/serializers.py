@@ -26,6 +26,9 @@ class HeaderSerializer(serializers.Serializer):
 class WebhookSerializer(serializers.ModelSerializer):
     headers = HeaderSerializer(many=True, required=False)
     data_variables = serializers.ListField(child=serializers.CharField(), read_only=True)
+    signing_enabled = serializers.BooleanField(
+        source="is_signed", read_only=True, help_text="Standard Webhooks signatures; see /signing-secret."
+    )
 
     class Meta:
         model = Webhook
@@ -40,12 +43,14 @@ class WebhookSerializer(serializers.ModelSerializer):
             "timeout_seconds",
             "max_attempts",
             "rate_limit_per_second",
+            "send_idempotency_key",
+            "signing_enabled",
             "is_active",
             "data_variables",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "data_variables", "created_at", "updated_at"]
+        read_only_fields = ["id", "data_variables", "signing_enabled", "created_at", "updated_at"]
 
     def to_representation(self, instance: Webhook) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -94,3 +99,8 @@ class RenderedRequestSerializer(serializers.Serializer):
 class PreviewErrorSerializer(serializers.Serializer):
     failure_reason = serializers.CharField()
     error = serializers.CharField()
+
+
+class SigningSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Shown once. Verify with any Standard Webhooks library.")
+    previous_valid_until = serializers.DateTimeField(allow_null=True, help_text="Until then the previous secret signs too.")

@@ -17,13 +17,22 @@ from channels_webhook.api.serializers import (
     RenderedRequestSerializer,
     SendResultSerializer,
     SendSerializer,
+    SigningSecretSerializer,
     SingleUserSendSerializer,
     WebhookSerializer,
 )
 from channels_webhook.models import Webhook
 from channels_webhook.rendering import MASK, RenderFailed
 from channels_webhook.selectors import webhook_get, webhook_list
-from channels_webhook.services import HeaderInput, WebhookInvalid, webhook_create, webhook_delete, webhook_update
+from channels_webhook.services import (
+    HeaderInput,
+    WebhookInvalid,
+    webhook_create,
+    webhook_delete,
+    webhook_disable_signing,
+    webhook_rotate_signing_secret,
+    webhook_update,
+)
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get
 from history.api import DeliveryDetailSerializer, DeliverySerializer
@@ -130,6 +139,19 @@ class WebhookViewSet(viewsets.ViewSet):
             webhook=webhook, end_user=end_user, data=serializer.validated_data["data"], created_by_id=_staff_id(request)
         )
         return Response(DeliveryDetailSerializer(delivery).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={201: SigningSecretSerializer, 204: None})
+    @action(detail=True, methods=["post", "delete"], url_path="signing-secret")
+    def signing_secret(self, request: Request, pk: str) -> Response:
+        """POST: start signing, or rotate (the previous secret keeps signing for 24 h). DELETE: stop signing."""
+        webhook = self._get(request, pk)
+        if request.method == "DELETE":
+            webhook_disable_signing(webhook=webhook)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        rotated = webhook_rotate_signing_secret(webhook=webhook)
+        return Response(
+            {"secret": rotated.secret, "previous_valid_until": rotated.previous_valid_until}, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=SendSerializer, responses={202: SendResultSerializer})
     @action(detail=True, methods=["post"])

@@ -40,7 +40,7 @@ class Command(BaseCommand):
         def stop(*_: object) -> None:
             for child in children:
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    child.terminate()  # SIGTERM: both stop cleanly, even where SIGINT is ignored
             for child in children:
                 try:
                     child.wait(timeout=15)
