@@ -60,6 +60,15 @@ class WebhookAdmin(admin.ModelAdmin):
             '<a class="button" href="{}">Send to a user…</a>', reverse("admin:channels_webhook_webhook_send", args=[webhook.pk])
         )
 
+    def get_fieldsets(self, request: HttpRequest, obj: Webhook | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Staff who may only view get no send control (the send page refuses them too).
+            return [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "send_link"]}) for name, options in fieldsets
+            ]
+        return fieldsets
+
     def save_model(self, request: HttpRequest, obj: Webhook, form: WebhookForm, change: bool) -> None:  # type: ignore[override]
         values = form.service_values()
         if change:

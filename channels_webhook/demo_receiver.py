@@ -6,6 +6,7 @@ the demo webhooks and keeps the last requests it got in the cache, shown at
 """
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -16,6 +17,8 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+# The log page needs no login: it never shows values of headers that look like credentials.
+SECRET_LOOKING = re.compile(r"key|secret|token|auth|signature|password", re.IGNORECASE)
 RECENT_KEY = "demo-receiver:recent"
 RECENT_LIMIT = 50
 
@@ -25,7 +28,9 @@ def _record(request: HttpRequest, subpath: str) -> dict[str, Any]:
         "received_at": timezone.now().isoformat(),
         "method": request.method,
         "path": "/" + subpath,
-        "headers": {k: v for k, v in request.headers.items() if k.lower() not in ("cookie",)},
+        "headers": {
+            k: ("••••••" if SECRET_LOOKING.search(k) else v) for k, v in request.headers.items() if k.lower() != "cookie"
+        },
         "body": request.body.decode("utf-8", errors="replace"),
     }
     cache.set(RECENT_KEY, [entry, *(cache.get(RECENT_KEY) or [])][:RECENT_LIMIT], timeout=None)

@@ -60,6 +60,10 @@ class HeaderRowsField(forms.Field):
         for row in value or []:
             if not row["name"]:
                 raise forms.ValidationError("Every header with a value needs a name.")
+            if row["stored"] and not row["secret"] and row["value"] == "":
+                raise forms.ValidationError(
+                    f"Header '{row['name']}' was secret: type its value to make it a plain header (the stored value is never shown)."
+                )
             keep_stored = row["secret"] and row["stored"] and row["value"] == ""
             headers.append(HeaderInput(name=row["name"], value=None if keep_stored else row["value"], secret=row["secret"]))
         return headers

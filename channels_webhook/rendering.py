@@ -19,8 +19,10 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from liquid import BoundTemplate, Environment, FalsyStrictUndefined
-from liquid.exceptions import LiquidError, ResourceLimitError, UndefinedError
+from liquid import BoundTemplate, Environment, FalsyStrictUndefined, RenderContext
+from liquid.builtin.output import Output, OutputNode
+from liquid.exceptions import LiquidError, LiquidTypeError, ResourceLimitError, UndefinedError
+from liquid.stringify import to_liquid_string
 
 from channels_webhook.request_checks import RequestRejected, check_header, check_url
 
@@ -101,6 +103,22 @@ def _filter_number_with_delimiter(value: object, delimiter: object = ",") -> str
     return f"{sign}{int(whole):,}".replace(",", str(delimiter)) + (decimals or "")
 
 
+class _ScalarOutputNode(OutputNode):
+    """`{{ ... }}` that refuses an object or a list instead of printing Python's repr of it."""
+
+    def render_to_output(self, context: RenderContext, buffer: Any) -> int:
+        value = self.expression.evaluate(context)
+        if isinstance(value, (dict, list, tuple)):
+            kind = "an object" if isinstance(value, dict) else "a list"
+            hint = "'| json'" if isinstance(value, dict) else "'| join: \", \"' or '| json'"
+            raise LiquidTypeError(f"{{{{ {self.expression} }}}} is {kind}; use {hint} to print it", token=self.token)
+        return buffer.write(to_liquid_string(value, context.autoescape))
+
+
+class _ScalarOutput(Output):
+    node_class = _ScalarOutputNode
+
+
 class WebhookEnvironment(Environment):
     """Sandboxed: bounded loops, output and nesting, and no tags that load other templates."""
 
@@ -115,6 +133,7 @@ def _build_environment() -> WebhookEnvironment:
     environment = WebhookEnvironment(undefined=FalsyStrictUndefined, autoescape=False)
     for tag_name in ("include", "render"):
         environment.tags.pop(tag_name, None)
+    environment.tags["output"] = _ScalarOutput(environment)
     environment.add_filter("json", _filter_json)
     environment.add_filter("date", _filter_date)
     environment.add_filter("number_with_delimiter", _filter_number_with_delimiter)
@@ -193,15 +212,38 @@ def _compile(source: str) -> _Compiled:
     return _Compiled(template=template, path_at=path_at, paths=tuple(sorted(set(path_at.values()))))
 
 
-def _problem_from_error(field_name: str, error: LiquidError) -> TemplateProblem:
+def _problem_from_error(field_name: str, error: LiquidError, source: str) -> TemplateProblem:
     message = str(error.message or error)
     if "“" in message or "”" in message or "‘" in message or "’" in message:
         message += ": a typographic quote; type a straight quote (\" or ') instead"
     context = error.context()
     if context is None:
-        return TemplateProblem(field=field_name, message=message)
+        # Liquid gives no position for errors found at the end of the input (an unclosed
+        # block, a dangling filter); point at the tag left open, or at the last tag.
+        unclosed = re.fullmatch(r"expected tag end(\w+), found end of expression", message)
+        if unclosed:
+            message = f"{{% {unclosed.group(1)} %}} is never closed: add {{% end{unclosed.group(1)} %}}"
+        line, column = _line_column(source, _end_of_input_error_index(source, str(error.message)))
+        return TemplateProblem(field=field_name, message=message, line=line, column=column)
     line, column = context[0], context[1]
     return TemplateProblem(field=field_name, message=message, line=line, column=column + 1)
+
+
+def _end_of_input_error_index(source: str, message: str) -> int:
+    unclosed = re.search(r"expected tag end(\w+)", message)
+    if unclosed:
+        block = unclosed.group(1)
+        depth_openings: list[int] = []
+        for tag in re.finditer(r"{%-?\s*(end)?" + re.escape(block) + r"\b", source):
+            if tag.group(1):
+                if depth_openings:
+                    depth_openings.pop()
+            else:
+                depth_openings.append(tag.start())
+        if depth_openings:
+            return depth_openings[-1]
+    starts = [source.rfind("{{"), source.rfind("{%")]
+    return max(max(starts), 0)
 
 
 def _line_column(source: str, index: int) -> tuple[int, int]:
@@ -217,7 +259,7 @@ def validate_template(source: str, *, field_name: str) -> list[TemplateProblem]:
         template = ENVIRONMENT.from_string(source)
         analysis = template.analyze(include_partials=False)
     except LiquidError as error:
-        return [_problem_from_error(field_name, error)]
+        return [_problem_from_error(field_name, error, source)]
     problems = []
     for filter_name, uses in analysis.filters.items():
         if filter_name not in ENVIRONMENT.filters:
@@ -377,7 +419,7 @@ def _render_one(source: str, context: Mapping[str, Any], *, field_name: str) -> 
     try:
         compiled = _compile(source)
     except LiquidError as error:
-        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error)}") from None
+        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error, source)}") from None
     try:
         return compiled.template.render(**context)
     except UndefinedError as error:
@@ -387,7 +429,7 @@ def _render_one(source: str, context: Mapping[str, Any], *, field_name: str) -> 
     except ResourceLimitError as error:
         raise RenderFailed("render_error", f"{field_name}: the template stopped: {error.message}.") from None
     except LiquidError as error:
-        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error)}") from None
+        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error, source)}") from None
     except (ValueError, TypeError, ArithmeticError) as error:
         raise RenderFailed("render_error", f"{field_name}: {error}") from None
 

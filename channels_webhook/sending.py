@@ -7,6 +7,7 @@ the transaction commits; test sends run the same path at once, with one attempt.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -95,15 +96,51 @@ def send_test(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], crea
 
 
 def resend(*, original: Delivery, created_by_id: int | None) -> Delivery:
+    """A new delivery of the same request bytes; only its Idempotency-Key is its own, since a
+    deliberate resend must not be discarded by a receiver as a duplicate of the original."""
+    delivery_id = uuid.uuid4()
+    request = None
+    if original.request_method:
+
+        def own_key(headers: Sequence[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+            return tuple(
+                (name, str(delivery_id) if name.lower() == "idempotency-key" and value == str(original.pk) else value)
+                for name, value in headers
+            )
+
+        request = history.StoredRequest(
+            method=original.request_method,
+            url=original.request_url,
+            headers=own_key(_request_to_send(original).headers),
+            masked_headers=own_key(original.request_headers),
+            body=original.request_body,
+        )
     with transaction.atomic():
-        delivery = history.delivery_create_resend(original=original, created_by_id=created_by_id)
+        delivery = history.delivery_create_resend(
+            original=original, delivery_id=delivery_id, request=request, created_by_id=created_by_id
+        )
         transaction.on_commit(lambda: _enqueue([delivery.pk]))
     return delivery
 
 
+PREVIEW_DELIVERY_ID = "(the delivery id)"
+
+
 def preview(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any]) -> RenderedRequest:
-    """Render without sending. Raises RenderFailed."""
-    return render_request(webhook.request_template(), _context(end_user=end_user, data=data, delivery_id="preview"))
+    """Render without sending, with the headers the product adds. Raises RenderFailed."""
+    rendered = render_request(webhook.request_template(), _context(end_user=end_user, data=data, delivery_id=PREVIEW_DELIVERY_ID))
+    return _with_product_headers(rendered, webhook, PREVIEW_DELIVERY_ID)
+
+
+def _with_product_headers(rendered: RenderedRequest, webhook: Webhook, delivery_id: str) -> RenderedRequest:
+    """Add the headers the product sends unless the webhook sets them itself."""
+    present = {name.lower() for name, _ in rendered.headers}
+    added: list[tuple[str, str]] = []
+    if "user-agent" not in present:
+        added.append(("User-Agent", settings.WEBHOOK_USER_AGENT))
+    if webhook.send_idempotency_key and "idempotency-key" not in present:
+        added.append(("Idempotency-Key", delivery_id))
+    return dataclasses.replace(rendered, headers=(*rendered.headers, *added))
 
 
 def _context(*, end_user: EndUser, data: dict[str, Any], delivery_id: str) -> dict[str, Any]:
@@ -152,19 +189,14 @@ def _render_and_store(delivery: Delivery, now: dt.datetime) -> bool:
         return False
     # Headers the product adds are part of the stored request, so history shows what went
     # out and every retry sends them unchanged.
-    present = {name.lower() for name, _ in rendered.headers}
-    added: list[tuple[str, str]] = []
-    if "user-agent" not in present:
-        added.append(("User-Agent", settings.WEBHOOK_USER_AGENT))
-    if webhook.send_idempotency_key and "idempotency-key" not in present:
-        added.append(("Idempotency-Key", str(delivery.pk)))
+    rendered = _with_product_headers(rendered, webhook, str(delivery.pk))
     history.delivery_store_request(
         delivery=delivery,
         request=history.StoredRequest(
             method=rendered.method,
             url=rendered.url,
-            headers=(*rendered.headers, *added),
-            masked_headers=(*rendered.masked_headers(), *added),
+            headers=rendered.headers,
+            masked_headers=tuple(rendered.masked_headers()),
             body=rendered.body_text(),
         ),
     )

@@ -115,6 +115,9 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # history is a record: it is read, never edited
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # and it is removed only by retention pruning
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, delivery: Delivery) -> SafeString:
         colours = {"success": "#1b7f3b", "failure": "#b3261e", "pending": "#8a6d00", "sending": "#1f5fa8"}

@@ -90,6 +90,9 @@ class DeliveryDetailSerializer(DeliverySerializer):
         fields = [*DeliverySerializer.Meta.fields, "data", "attempts"]
 
 
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
 class DeliveryCursorPagination(CursorPagination):
     ordering = "-created_at"
     page_size = 50
@@ -110,17 +113,18 @@ FILTER_PARAMETERS = [
 
 class _FilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
-    webhook = serializers.IntegerField(required=False)
+    webhook = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     user_id = serializers.CharField(required=False)
     source = serializers.ChoiceField(choices=Delivery.Source.choices, required=False)  # type: ignore[assignment]
-    journey = serializers.IntegerField(required=False)
+    journey = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
 
 
 class DeliveryViewSet(viewsets.ViewSet):
     serializer_class = DeliverySerializer
-    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    pagination_class = DeliveryCursorPagination  # read by the schema generator
+    lookup_value_regex = UUID_PATTERN
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=DeliverySerializer(many=True))
     def list(self, request: Request) -> Response:
@@ -136,7 +140,7 @@ class DeliveryViewSet(viewsets.ViewSet):
             created_after=values.get("created_after"),
             created_before=values.get("created_before"),
         )
-        paginator = DeliveryCursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(delivery_list(project=request.project, filters=filters), request, view=self)  # type: ignore[attr-defined]
         return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
 

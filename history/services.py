@@ -194,9 +194,15 @@ def delivery_record_attempt(*, delivery: Delivery, attempt: AttemptRecord, now: 
     return True
 
 
-def delivery_create_resend(*, original: Delivery, created_by_id: int | None) -> Delivery:
-    """A new pending delivery that sends the original's request again, byte for byte."""
-    return Delivery.objects.create(
+def delivery_create_resend(
+    *, original: Delivery, delivery_id: uuid.UUID, request: StoredRequest | None, created_by_id: int | None
+) -> Delivery:
+    """A new pending delivery sending `request` (the original's, as the caller adjusted it).
+
+    With no request (the original was never rendered) the new delivery renders afresh.
+    """
+    delivery = Delivery.objects.create(
+        id=delivery_id,
         project_id=original.project_id,
         webhook_id=original.webhook_id,
         webhook_name=original.webhook_name,
@@ -207,12 +213,10 @@ def delivery_create_resend(*, original: Delivery, created_by_id: int | None) -> 
         journey_name=original.journey_name,
         journey_node_key=original.journey_node_key,
         data=original.data,
-        request_method=original.request_method,
-        request_url=original.request_url,
-        request_headers=original.request_headers,
-        request_headers_sealed=original.request_headers_sealed,
-        request_body=original.request_body,
         max_attempts=original.webhook.max_attempts if original.webhook else 1,
         resent_from=original,
         created_by_id=created_by_id,
     )
+    if request is not None:
+        delivery_store_request(delivery=delivery, request=request)
+    return delivery

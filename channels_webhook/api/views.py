@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -47,18 +48,32 @@ def _problems_as_errors(invalid: WebhookInvalid) -> dict[str, list[str]]:
 
 
 def _header_inputs(raw: list[dict[str, Any]]) -> list[HeaderInput]:
+    # A PATCH skips field defaults, so "secret" may be absent: absent means not secret.
     return [
         HeaderInput(
             name=header["name"],
-            value=None if header["secret"] and header.get("value") in (None, "", MASK) else header.get("value") or "",
-            secret=header["secret"],
+            value=None if header.get("secret") and header.get("value") in (None, "", MASK) else header.get("value") or "",
+            secret=bool(header.get("secret")),
         )
         for header in raw
     ]
 
 
+WEBHOOK_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The webhook's id.")
+
+
+@extend_schema_view(
+    retrieve=extend_schema(parameters=[WEBHOOK_ID]),
+    partial_update=extend_schema(parameters=[WEBHOOK_ID]),
+    destroy=extend_schema(parameters=[WEBHOOK_ID]),
+    preview=extend_schema(parameters=[WEBHOOK_ID]),
+    test=extend_schema(parameters=[WEBHOOK_ID]),
+    send=extend_schema(parameters=[WEBHOOK_ID]),
+    signing_secret=extend_schema(parameters=[WEBHOOK_ID]),
+)
 class WebhookViewSet(viewsets.ViewSet):
     serializer_class = WebhookSerializer
+    lookup_value_regex = r"\d+"
 
     def _get(self, request: Request, pk: str) -> Webhook:
         webhook = webhook_get(project=request.project, webhook_id=pk)  # type: ignore[attr-defined]

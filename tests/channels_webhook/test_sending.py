@@ -22,7 +22,7 @@ def test_sms_demo_webhook_arrives_exactly_and_is_recorded_as_success(httpserver:
 
     delivery = send_test(webhook=webhook, end_user=end_user, data={"text": "Hello"})
 
-    (received, _response), = httpserver.log
+    ((received, _response),) = httpserver.log
     assert received.method == "POST"
     assert received.path == SMS_PATH
     assert received.headers["Content-Type"] == "application/json;charset=UTF-8"
@@ -43,12 +43,15 @@ def test_sms_demo_webhook_arrives_exactly_and_is_recorded_as_success(httpserver:
 def test_own_api_demo_webhook_sends_user_id_and_text(httpserver: HTTPServer, make_webhook, end_user):
     httpserver.expect_oneshot_request("/coupons", method="POST").respond_with_json({"coupon": {"code": "C-42"}})
     webhook = make_webhook(
-        httpserver.url_for("/coupons"), name="Own API by user id", body='{"userId": "{{ userId }}", "text": "{{ text }}"}', headers=[]
+        httpserver.url_for("/coupons"),
+        name="Own API by user id",
+        body='{"userId": "{{ userId }}", "text": "{{ text }}"}',
+        headers=[],
     )
 
     delivery = send_test(webhook=webhook, end_user=end_user, data={"text": "Hello"})
 
-    (received, _response), = httpserver.log
+    ((received, _response),) = httpserver.log
     assert received.path == "/coupons"
     assert received.headers.getlist("Content-Type") == ["application/json"]
     assert json.loads(received.get_data()) == {"userId": "u-1001", "text": "Hello"}
@@ -112,8 +115,7 @@ def test_missing_tag_sends_nothing_and_names_the_path(httpserver: HTTPServer, ma
     assert delivery.status == Delivery.Status.FAILURE
     assert delivery.failure_reason == Delivery.FailureReason.RENDER_ERROR
     assert delivery.error_message == (
-        "Body: tags.phone_number is not defined: the user has no such tag. "
-        "Use '| default: ...' or {% if %} if it is optional."
+        "Body: tags.phone_number is not defined: the user has no such tag. Use '| default: ...' or {% if %} if it is optional."
     )
     assert delivery.attempt_count == 0
 

@@ -1,0 +1,162 @@
+"""The users API: PUT replaces, PATCH merges, read, list, delete; keys and projects."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from flarelane.audience.models import EndUser
+from flarelane.audience.services import api_key_issue, end_user_put
+
+pytestmark = pytest.mark.django_db
+
+EMPTY_ATTRIBUTES = {"email": "", "phone_number": "", "name": "", "country": "", "language": "", "time_zone": ""}
+
+
+def _without_times(body: dict) -> dict:
+    assert set(body) >= {"created_at", "updated_at"}
+    return {key: value for key, value in body.items() if key not in ("created_at", "updated_at")}
+
+
+def test_put_creates_then_replaces_attributes_and_tags(api, project):
+    first = api.put(
+        "/api/v1/users/u-7",
+        {"email": "minji@example.com", "name": "Minji", "tags": {"plan": "pro", "phone_number": "01012345678"}},
+        format="json",
+    )
+
+    assert first.status_code == 201
+    assert _without_times(first.json()) == {
+        **EMPTY_ATTRIBUTES,
+        "user_id": "u-7",
+        "email": "minji@example.com",
+        "name": "Minji",
+        "tags": {"plan": "pro", "phone_number": "01012345678"},
+    }
+
+    second = api.put("/api/v1/users/u-7", {"country": "KR", "tags": {"vip": True}}, format="json")
+
+    assert second.status_code == 200
+    # Attributes not given are cleared and the tags are replaced whole.
+    assert _without_times(second.json()) == {**EMPTY_ATTRIBUTES, "user_id": "u-7", "country": "KR", "tags": {"vip": True}}
+    stored = EndUser.objects.get(project=project, user_id="u-7")
+    assert (stored.email, stored.name, stored.country, stored.tags) == ("", "", "KR", {"vip": True})
+    assert EndUser.objects.filter(project=project).count() == 1
+
+
+def test_patch_merges_tags_and_null_deletes_a_tag(api, project):
+    end_user_put(
+        project=project,
+        user_id="u-8",
+        attributes={"name": "Minji", "email": "minji@example.com"},
+        tags={"plan": "pro", "city": "Seoul", "score": 3},
+    )
+
+    response = api.patch(
+        "/api/v1/users/u-8", {"name": "Minji Kim", "tags": {"city": None, "score": 4, "new": [1, 2]}}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert _without_times(response.json()) == {
+        **EMPTY_ATTRIBUTES,
+        "user_id": "u-8",
+        "name": "Minji Kim",
+        "email": "minji@example.com",  # not given, so kept
+        "tags": {"plan": "pro", "score": 4, "new": [1, 2]},
+    }
+    assert EndUser.objects.get(project=project, user_id="u-8").tags == {"plan": "pro", "score": 4, "new": [1, 2]}
+
+
+def test_patch_of_an_unknown_user_is_404_and_creates_nothing(api, project):
+    response = api.patch("/api/v1/users/nobody", {"tags": {"a": 1}}, format="json")
+
+    assert response.status_code == 404
+    assert EndUser.objects.filter(project=project).count() == 0
+
+
+def test_get_one_and_list(api, project):
+    end_user_put(project=project, user_id="b-2", attributes={"name": "Bo"}, tags={"x": 1})
+    end_user_put(project=project, user_id="a-1", attributes={}, tags={})
+
+    one = api.get("/api/v1/users/b-2")
+    listing = api.get("/api/v1/users")
+
+    assert one.status_code == 200
+    assert _without_times(one.json()) == {**EMPTY_ATTRIBUTES, "user_id": "b-2", "name": "Bo", "tags": {"x": 1}}
+    assert listing.status_code == 200
+    assert [_without_times(user) for user in listing.json()] == [
+        {**EMPTY_ATTRIBUTES, "user_id": "a-1", "tags": {}},
+        {**EMPTY_ATTRIBUTES, "user_id": "b-2", "name": "Bo", "tags": {"x": 1}},
+    ]
+    assert api.get("/api/v1/users/nobody").status_code == 404
+
+
+def test_delete_removes_the_user(api, project):
+    end_user_put(project=project, user_id="u-9", attributes={}, tags={})
+    end_user_put(project=project, user_id="u-keep", attributes={}, tags={})
+
+    response = api.delete("/api/v1/users/u-9")
+
+    assert response.status_code == 204
+    assert list(EndUser.objects.filter(project=project).values_list("user_id", flat=True)) == ["u-keep"]
+    assert api.get("/api/v1/users/u-9").status_code == 404
+    assert api.delete("/api/v1/users/u-9").status_code == 404
+
+
+def test_no_key_is_401_and_nothing_is_written(project):
+    client = APIClient()
+
+    listing = client.get("/api/v1/users")
+    put = client.put("/api/v1/users/u-1", {"tags": {}}, format="json")
+
+    assert listing.status_code == 401
+    assert listing.json() == {"detail": "Authentication credentials were not provided."}
+    assert listing.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert put.status_code == 401
+    assert EndUser.objects.count() == 0
+
+
+def test_wrong_key_is_401_with_a_message(project):
+    real = api_key_issue(project=project).plaintext
+    client = APIClient()
+
+    for wrong in (real[:-1] + ("A" if real[-1] != "A" else "B"), "fl_00000000_nope", "not-a-key"):
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {wrong}")
+        response = client.put("/api/v1/users/u-1", {"tags": {}}, format="json")
+        assert response.status_code == 401, wrong
+        assert response.json() == {"detail": "This API key is unknown or revoked."}
+
+    client.credentials(HTTP_AUTHORIZATION="Bearer two parts")
+    malformed = client.get("/api/v1/users")
+    assert malformed.status_code == 401
+    assert malformed.json() == {"detail": "Send the key as 'Authorization: Bearer <key>'."}
+    assert EndUser.objects.count() == 0
+
+
+def test_revoked_key_is_401(project):
+    from django.utils import timezone
+
+    issued = api_key_issue(project=project)
+    issued.api_key.revoked_at = timezone.now()
+    issued.api_key.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.plaintext}")
+
+    response = client.get("/api/v1/users")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "This API key is unknown or revoked."}
+
+
+def test_a_key_sees_only_its_own_project(api, project, other_project):
+    end_user_put(project=other_project, user_id="globex-user", attributes={"name": "G"}, tags={"a": 1})
+    end_user_put(project=project, user_id="acme-user", attributes={}, tags={})
+
+    assert api.get("/api/v1/users/globex-user").status_code == 404
+    assert api.patch("/api/v1/users/globex-user", {"name": "hacked"}, format="json").status_code == 404
+    assert api.delete("/api/v1/users/globex-user").status_code == 404
+    assert [user["user_id"] for user in api.get("/api/v1/users").json()] == ["acme-user"]
+
+    # PUT with the same user id makes a separate user in the key's own project.
+    assert api.put("/api/v1/users/globex-user", {"tags": {"mine": True}}, format="json").status_code == 201
+    theirs = EndUser.objects.get(project=other_project, user_id="globex-user")
+    assert (theirs.name, theirs.tags) == ("G", {"a": 1})
+    assert EndUser.objects.get(project=project, user_id="globex-user").tags == {"mine": True}

@@ -1,0 +1,303 @@
+"""The delivery engine: retries through the sweeper, no lost and no double sends, signing,
+the shared rate limit and the queue configuration. Real receivers on loopback throughout."""
+
+import datetime as dt
+import json
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_q.brokers import get_broker
+from pytest_httpserver import HTTPServer
+from standardwebhooks import Webhook as StandardWebhook
+from werkzeug import Request, Response
+
+from channels_webhook import sending
+from channels_webhook.services import webhook_rotate_signing_secret, webhook_update
+from flarelane.audience.services import end_user_put
+from history.models import Delivery, DeliveryAttempt
+from tests.qcluster import kill_cluster_hard, running_qcluster
+
+PATH = "/sms"
+
+
+def _make_due(delivery_id: str) -> None:
+    Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
+
+
+@pytest.mark.django_db
+def test_retryable_failure_waits_then_the_sweeper_retries_with_the_same_bytes_and_id(
+    httpserver: HTTPServer, make_webhook, end_user, run_tasks_inline
+):
+    webhook = make_webhook(
+        httpserver.url_for(PATH),
+        body='{"id": "{{ delivery.id }}", "text": "{{ text }}"}',
+        max_attempts=3,
+        send_idempotency_key=True,
+    )
+    httpserver.expect_ordered_request(PATH).respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request(PATH).respond_with_json({"ok": True})
+
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+    waiting = Delivery.objects.get(pk=delivery_id)
+    assert waiting.status == Delivery.Status.PENDING
+    assert waiting.failure_reason == "http_error"
+    assert waiting.attempt_count == 1
+    assert waiting.next_attempt_at is not None
+    assert 5 <= (waiting.next_attempt_at - timezone.now()).total_seconds() <= 10  # first backoff: 10 s with jitter
+
+    assert sending.sweep() == 0  # not due yet: nothing is sent early
+    assert len(httpserver.log) == 1
+    _make_due(delivery_id)
+    assert sending.sweep() == 1
+
+    done = Delivery.objects.get(pk=delivery_id)
+    assert done.status == Delivery.Status.SUCCESS
+    assert done.attempt_count == 2
+    assert done.failure_reason == ""
+    first, second = (request for request, _ in httpserver.log)
+    assert first.get_data() == second.get_data()
+    assert json.loads(second.get_data()) == {"id": delivery_id, "text": "Hi"}
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == delivery_id
+    assert first.method == second.method == "POST"
+    attempts = list(
+        DeliveryAttempt.objects.filter(delivery_id=delivery_id).values_list("number", "status_code", "failure_reason")
+    )
+    assert attempts == [(1, 503, "http_error"), (2, 200, "")]
+
+
+@pytest.mark.django_db
+def test_retries_stop_at_max_attempts(httpserver: HTTPServer, make_webhook, end_user, run_tasks_inline):
+    webhook = make_webhook(httpserver.url_for(PATH), max_attempts=2)
+    httpserver.expect_request(PATH).respond_with_data("down", status=500)
+
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+    _make_due(delivery_id)
+    sending.sweep()
+
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert delivery.status == Delivery.Status.FAILURE
+    assert delivery.attempt_count == 2
+    assert delivery.error_message == "The receiver answered 500 Internal Server Error. Gave up after 2 attempts."
+    assert delivery.next_attempt_at is None
+    _make_due(delivery_id)  # even if it looked due again, a final delivery is not sent a third time
+    sending.sweep()
+    sending.deliver(delivery_id=delivery_id)
+    assert Delivery.objects.get(pk=delivery_id).attempt_count == 2
+    assert len(httpserver.log) == 2
+
+
+@pytest.mark.django_db
+def test_retry_after_in_seconds_sets_the_next_attempt(httpserver: HTTPServer, make_webhook, end_user, run_tasks_inline):
+    webhook = make_webhook(httpserver.url_for(PATH), max_attempts=3)
+    httpserver.expect_request(PATH).respond_with_data("slow down", status=429, headers={"Retry-After": "120"})
+
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert delivery.status == Delivery.Status.PENDING
+    assert 118 <= (delivery.next_attempt_at - timezone.now()).total_seconds() <= 120
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [302, 307])
+def test_redirect_is_a_failure_and_its_target_gets_nothing(httpserver: HTTPServer, make_webhook, end_user, status):
+    target = httpserver.url_for("/elsewhere")
+    httpserver.expect_request(PATH).respond_with_data("", status=status, headers={"Location": target})
+
+    delivery = sending.send_test(webhook=make_webhook(httpserver.url_for(PATH)), end_user=end_user, data={"text": "Hi"})
+
+    assert [request.path for request, _ in httpserver.log] == [PATH]
+    assert delivery.status == Delivery.Status.FAILURE
+    assert delivery.failure_reason == "http_error"
+    assert target in delivery.error_message
+    assert delivery.response_status_code == status
+
+
+@pytest.mark.django_db
+def test_a_delivery_created_in_a_rolled_back_transaction_enqueues_nothing(make_webhook, end_user, httpserver: HTTPServer):
+    webhook = make_webhook(httpserver.url_for(PATH))
+    broker = get_broker()
+    broker.purge_queue()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api")
+        raise RuntimeError("the caller's transaction fails")
+
+    assert broker.queue_size() == 0
+    assert Delivery.objects.count() == 0
+    assert httpserver.log == []
+
+
+@pytest.mark.django_db
+def test_deliver_twice_sends_once(httpserver: HTTPServer, make_webhook, end_user):
+    httpserver.expect_request(PATH).respond_with_json({"ok": True})
+    webhook = make_webhook(httpserver.url_for(PATH))
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+
+    sending.deliver(delivery_id=delivery_id)
+    sending.deliver(delivery_id=delivery_id)  # the queue handed the task out again
+
+    assert len(httpserver.log) == 1
+    assert Delivery.objects.get(pk=delivery_id).attempt_count == 1
+
+
+def test_queue_configuration_cannot_run_a_task_twice_or_forever():
+    conf = settings.Q_CLUSTER
+    assert conf["retry"] > conf["timeout"] + 30
+    assert conf["ack_failures"] is True
+    assert 1 <= conf["max_attempts"] <= 3
+    # Every send finishes within the task timeout, whatever the webhook allows.
+    assert settings.Q_TASK_TIMEOUT_SECONDS > 30 + 10
+    assert settings.DELIVERY_LEASE_SECONDS > conf["timeout"]
+
+
+@pytest.mark.django_db
+def test_signature_verifies_with_standard_webhooks_and_survives_rotation(httpserver: HTTPServer, make_webhook, end_user):
+    httpserver.expect_request(PATH).respond_with_json({"ok": True})
+    webhook = make_webhook(httpserver.url_for(PATH))
+    first_secret = webhook_rotate_signing_secret(webhook=webhook).secret
+
+    delivery = sending.send_test(webhook=webhook, end_user=end_user, data={"text": "Hi"})
+    received = httpserver.log[-1][0]
+    headers = {name: received.headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    assert headers["webhook-id"] == str(delivery.pk)
+    assert StandardWebhook(first_secret).verify(received.get_data(), headers) == json.loads(received.get_data())
+
+    rotated = webhook_rotate_signing_secret(webhook=webhook)
+    assert rotated.previous_valid_until is not None
+    sending.send_test(webhook=webhook, end_user=end_user, data={"text": "Hi"})
+    received = httpserver.log[-1][0]
+    headers = {name: received.headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (rotated.secret, first_secret):  # receivers on either key accept it
+        assert StandardWebhook(secret).verify(received.get_data(), headers) == json.loads(received.get_data())
+
+
+@pytest.mark.django_db
+def test_blocked_destination_is_refused_on_every_path(make_webhook, end_user, settings, run_tasks_inline):
+    settings.WEBHOOK_ALLOWED_NETWORKS = []
+    webhook = make_webhook("http://169.254.169.254/latest/meta-data/", max_attempts=3)
+
+    test = sending.send_test(webhook=webhook, end_user=end_user, data={"text": "Hi"})
+    (api_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+    resent = sending.resend(original=test, created_by_id=None)
+
+    for delivery in (test, Delivery.objects.get(pk=api_id), Delivery.objects.get(pk=resent.pk)):
+        assert delivery.status == Delivery.Status.FAILURE
+        assert delivery.failure_reason == "blocked_destination"
+        assert delivery.attempt_count == 1  # final at once: retrying cannot help
+        assert delivery.error_message == (
+            "The destination 169.254.169.254 is a private, loopback, link-local or otherwise reserved address; "
+            "webhooks may only reach public addresses. Nothing was sent."
+        )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_limit_holds_across_two_workers_and_nobody_fails(httpserver: HTTPServer, make_webhook, project, tmp_path):
+    arrivals: list[float] = []
+    lock = threading.Lock()
+
+    def record(request: Request) -> Response:
+        with lock:
+            arrivals.append(time.monotonic())
+        return Response('{"ok": true}', status=200, content_type="application/json")
+
+    httpserver.expect_request(PATH).respond_with_handler(record)
+    webhook = make_webhook(httpserver.url_for(PATH), rate_limit_per_second=5)
+    user_ids = [f"u-{n}" for n in range(50)]
+    for user_id in user_ids:
+        end_user_put(project=project, user_id=user_id, attributes={}, tags={"phone_number": "010"})
+
+    with running_qcluster(tmp_path / "qcluster.log", workers=2) as cluster:
+        ids = sending.send_to_users(webhook=webhook, user_ids=user_ids, data={"text": "Hi"}, source="api").delivery_ids
+        deadline = time.monotonic() + 60
+        while Delivery.objects.filter(pk__in=ids, status=Delivery.Status.SUCCESS).count() < 50 and time.monotonic() < deadline:
+            assert cluster.poll() is None
+            time.sleep(0.25)
+
+    assert Delivery.objects.filter(pk__in=ids, status=Delivery.Status.SUCCESS).count() == 50, (
+        tmp_path / "qcluster.log"
+    ).read_text()[-2000:]
+    assert len(arrivals) == 50
+    arrivals.sort()
+    busiest = max(sum(1 for later in arrivals[i:] if later - start < 1.0) for i, start in enumerate(arrivals))
+    assert busiest == 5
+    assert arrivals[-1] - arrivals[0] >= 9.0  # 50 sends at 5 per second take at least nine seconds
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_killed_mid_send_is_taken_back_by_the_sweeper_and_finishes_once(
+    httpserver: HTTPServer, make_webhook, end_user, tmp_path, monkeypatch
+):
+    in_flight = threading.Event()
+    calls: list[int] = []
+
+    def first_hangs(request: Request) -> Response:
+        calls.append(1)
+        if len(calls) == 1:
+            in_flight.set()
+            time.sleep(5)  # the worker is killed while waiting for this answer
+        return Response('{"ok": true}', status=200, content_type="application/json")
+
+    httpserver.expect_request(PATH).respond_with_handler(first_hangs)
+    webhook = make_webhook(httpserver.url_for(PATH), timeout_seconds=30)
+
+    with running_qcluster(tmp_path / "qcluster.log", extra_env={"DELIVERY_LEASE_SECONDS": "2"}) as cluster:
+        (delivery_id,) = sending.send_to_users(
+            webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api"
+        ).delivery_ids
+        assert in_flight.wait(timeout=30), (tmp_path / "qcluster.log").read_text()[-2000:]
+        kill_cluster_hard(cluster)
+
+    stuck = Delivery.objects.get(pk=delivery_id)
+    assert stuck.status == Delivery.Status.SENDING
+    assert stuck.attempt_count == 0
+    time.sleep(max(0.0, (stuck.lease_expires_at - timezone.now()).total_seconds()) + 0.1)
+
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+    assert sending.sweep() == 1
+    assert sending.sweep() == 0  # final now: a second sweep finds nothing
+
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert delivery.status == Delivery.Status.SUCCESS
+    assert delivery.attempt_count == 1
+    assert DeliveryAttempt.objects.filter(delivery_id=delivery_id).count() == 1
+    assert len(calls) == 2  # the cut request, then the one that finished
+
+
+@pytest.mark.django_db
+def test_over_limit_sends_wait_for_the_next_second(httpserver: HTTPServer, make_webhook, end_user):
+    httpserver.expect_request(PATH).respond_with_json({"ok": True})
+    webhook = make_webhook(httpserver.url_for(PATH))
+    webhook = webhook_update(webhook=webhook, values={"rate_limit_per_second": 2})
+
+    started = time.monotonic()
+    results = [sending.send_test(webhook=webhook, end_user=end_user, data={"text": "Hi"}).status for _ in range(3)]
+
+    assert results == ["success", "success", "success"]
+    assert time.monotonic() - started >= 1.0
+
+
+@pytest.mark.django_db
+def test_resend_sends_the_same_bytes_under_its_own_idempotency_key(
+    httpserver: HTTPServer, make_webhook, end_user, run_tasks_inline
+):
+    httpserver.expect_request(PATH).respond_with_json({"ok": True})
+    webhook = make_webhook(httpserver.url_for(PATH), body='{"id": "{{ delivery.id }}"}', send_idempotency_key=True)
+    original = sending.send_test(webhook=webhook, end_user=end_user, data={})
+
+    resent = sending.resend(original=original, created_by_id=None)
+
+    first, second = (request for request, _ in httpserver.log)
+    assert second.get_data() == first.get_data() == json.dumps({"id": str(original.pk)}).encode()
+    assert first.headers["Idempotency-Key"] == str(original.pk)
+    assert second.headers["Idempotency-Key"] == str(resent.pk)
+    assert second.headers["X-Secret-Key"] == first.headers["X-Secret-Key"]
+    resent.refresh_from_db()
+    assert (resent.status, resent.source, resent.resent_from_id) == ("success", "resend", original.pk)
