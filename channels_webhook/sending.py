@@ -46,6 +46,7 @@ class UnknownUsers(Exception):
 
 @dataclass(frozen=True)
 class QueuedSend:
+    send_id: str
     delivery_ids: list[str]
 
 
@@ -66,6 +67,9 @@ def send_to_users(
     if missing:
         raise UnknownUsers(missing)
     with transaction.atomic():
+        batch = history.send_batch_create(
+            project=webhook.project, webhook=webhook, source=source, total=len(unique_ids), created_by_id=created_by_id
+        )
         deliveries = history.delivery_create_many(
             project=webhook.project,
             webhook=webhook,
@@ -74,10 +78,11 @@ def send_to_users(
             source=source,
             max_attempts=webhook.max_attempts,
             created_by_id=created_by_id,
+            batch=batch,
         )
         ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(lambda: _enqueue(ids))
-    return QueuedSend(delivery_ids=[str(pk) for pk in ids])
+    return QueuedSend(send_id=str(batch.pk), delivery_ids=[str(pk) for pk in ids])
 
 
 def send_test(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], created_by_id: int | None = None) -> Delivery:

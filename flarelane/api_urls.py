@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 
 from channels_webhook.api.views import DeliveryResendView, WebhookViewSet
 from flarelane.audience.api import EndUserViewSet
-from history.api import DeliveryViewSet
+from history.api import DeliveryViewSet, SendProgressView
 
 router = SimpleRouter(trailing_slash=False)
 router.register("users", EndUserViewSet, basename="user")
@@ -14,5 +14,6 @@ router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = [
     path("deliveries/<uuid:pk>/resend", DeliveryResendView.as_view(), name="delivery-resend"),
+    path("sends/<uuid:pk>", SendProgressView.as_view(), name="send-progress"),
     *router.urls,
 ]

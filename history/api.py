@@ -1,5 +1,6 @@
-"""REST API for the send history: list with filters and cursor pages, detail, resend."""
+"""REST API for the send history: list with filters and cursor pages, detail, send progress."""
 
+import uuid
 from typing import Any
 
 from django.http import Http404
@@ -9,9 +10,10 @@ from rest_framework import serializers, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from history.models import Delivery, DeliveryAttempt
-from history.selectors import DeliveryFilters, delivery_get, delivery_list
+from history.selectors import DeliveryFilters, delivery_get, delivery_list, send_batch_get, send_progress
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -153,3 +155,25 @@ class DeliveryViewSet(viewsets.ViewSet):
     @extend_schema(responses=DeliveryDetailSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(DeliveryDetailSerializer(self._get(request, pk)).data)
+
+
+class SendProgressSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="batch_id")
+    webhook_name = serializers.CharField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    success = serializers.IntegerField()
+    failure = serializers.IntegerField()
+    pending = serializers.IntegerField(help_text="Queued, sending or waiting to retry.")
+    created_at = serializers.DateTimeField()
+
+
+class SendProgressView(APIView):
+    """GET /api/v1/sends/{id}: progress of a send to many users."""
+
+    @extend_schema(responses=SendProgressSerializer)
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        batch = send_batch_get(project=request.project, batch_id=pk)  # type: ignore[attr-defined]
+        if batch is None:
+            raise Http404
+        return Response(SendProgressSerializer(send_progress(batch=batch)).data)

@@ -13,6 +13,26 @@ from channels_webhook.models import Webhook
 from flarelane.audience.models import EndUser, Project
 
 
+class SendBatch(models.Model):
+    """A send to many users at once; its deliveries point at it, so progress is a count."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="send_batches")
+    webhook = models.ForeignKey(Webhook, on_delete=models.SET_NULL, null=True, related_name="send_batches")
+    webhook_name = models.CharField(max_length=200)
+    source = models.CharField(max_length=16)
+    total = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["webhook", "-created_at"], name="send_batch_webhook_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_name} to {self.total} users"
+
+
 class Delivery(models.Model):
     class Source(models.TextChoices):
         TEST = "test", "Test send"
@@ -48,6 +68,7 @@ class Delivery(models.Model):
     journey_name = models.CharField(max_length=200, blank=True)
     journey_node_key = models.CharField(max_length=100, blank=True)
     data = models.JSONField("data variables", default=dict, blank=True)
+    batch = models.ForeignKey(SendBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)
@@ -88,6 +109,7 @@ class Delivery(models.Model):
             models.Index(fields=["webhook", "-created_at"], name="delivery_webhook_recent"),
             models.Index(fields=["project", "user_id", "-created_at"], name="delivery_project_user"),
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            models.Index(fields=["batch", "status"], name="delivery_batch_status"),
         ]
 
     def __str__(self) -> str:

@@ -4,10 +4,10 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from flarelane.audience.models import Project
-from history.models import Delivery
+from history.models import Delivery, SendBatch
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,40 @@ def delivery_ids_stranded(*, created_before: dt.datetime, limit: int) -> list[uu
             status=Delivery.Status.PENDING, next_attempt_at__isnull=True, created_at__lt=created_before
         ).values_list("pk", flat=True)[:limit]
     )
+
+
+@dataclass(frozen=True)
+class SendProgress:
+    batch_id: uuid.UUID
+    webhook_name: str
+    total: int
+    success: int
+    failure: int
+    pending: int
+    created_at: dt.datetime
+
+    @property
+    def done(self) -> int:
+        return self.success + self.failure
+
+
+def send_progress(*, batch: SendBatch) -> SendProgress:
+    """Done of total for a send to many users, in one grouped count over its deliveries."""
+    counts = dict(batch.deliveries.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    return SendProgress(
+        batch_id=batch.pk,
+        webhook_name=batch.webhook_name,
+        total=batch.total,
+        success=counts.get(Delivery.Status.SUCCESS, 0),
+        failure=counts.get(Delivery.Status.FAILURE, 0),
+        pending=counts.get(Delivery.Status.PENDING, 0) + counts.get(Delivery.Status.SENDING, 0),
+        created_at=batch.created_at,
+    )
+
+
+def send_batch_get(*, project: Project, batch_id: uuid.UUID | str) -> SendBatch | None:
+    return SendBatch.objects.filter(project=project, pk=batch_id).first()
+
+
+def send_progress_recent(*, webhook_id: int, limit: int = 5) -> list[SendProgress]:
+    return [send_progress(batch=batch) for batch in SendBatch.objects.filter(webhook_id=webhook_id)[:limit]]

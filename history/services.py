@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from channels_webhook.models import Webhook
 from flarelane.audience.models import EndUser, Project
 from flarelane.sealing import seal
-from history.models import Delivery, DeliveryAttempt
+from history.models import Delivery, DeliveryAttempt, SendBatch
 
 MAX_ERROR_MESSAGE_LENGTH = 2000
 
@@ -65,6 +65,12 @@ class AttemptRecord:
     next_attempt_at: dt.datetime | None
 
 
+def send_batch_create(*, project: Project, webhook: Webhook, source: str, total: int, created_by_id: int | None) -> SendBatch:
+    return SendBatch.objects.create(
+        project=project, webhook=webhook, webhook_name=webhook.name, source=source, total=total, created_by_id=created_by_id
+    )
+
+
 def delivery_create_many(
     *,
     project: Project,
@@ -75,6 +81,7 @@ def delivery_create_many(
     max_attempts: int,
     created_by_id: int | None = None,
     journey: JourneyOrigin | None = None,
+    batch: SendBatch | None = None,
 ) -> list[Delivery]:
     deliveries = [
         Delivery(
@@ -90,6 +97,7 @@ def delivery_create_many(
             journey_id=journey.journey_id if journey else None,
             journey_name=journey.journey_name if journey else "",
             journey_node_key=journey.node_key if journey else "",
+            batch=batch,
         )
         for recipient in recipients
     ]

@@ -78,6 +78,7 @@ class SendSerializer(serializers.Serializer):
 
 
 class SendResultSerializer(serializers.Serializer):
+    send_id = serializers.UUIDField(help_text="Follow progress at /api/v1/sends/{send_id}.")
     delivery_ids = serializers.ListField(child=serializers.UUIDField())
 
 

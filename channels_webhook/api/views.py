@@ -186,7 +186,7 @@ class WebhookViewSet(viewsets.ViewSet):
             )
         except sending.UnknownUsers as unknown:
             raise ValidationError({"user_ids": [str(unknown)]}) from None
-        return Response({"delivery_ids": queued.delivery_ids}, status=status.HTTP_202_ACCEPTED)
+        return Response({"send_id": queued.send_id, "delivery_ids": queued.delivery_ids}, status=status.HTTP_202_ACCEPTED)
 
 
 def _staff_id(request: Request) -> int | None:

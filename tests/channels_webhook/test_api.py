@@ -277,7 +277,7 @@ def test_send_queues_pending_api_deliveries_and_sends_nothing_yet(api, make_webh
     )
 
     assert response.status_code == 202
-    assert set(response.json()) == {"delivery_ids"}
+    assert set(response.json()) == {"send_id", "delivery_ids"}
     ids = response.json()["delivery_ids"]
     assert len(ids) == 2
     deliveries = {str(d.pk): d for d in Delivery.objects.all()}
