@@ -234,18 +234,25 @@ def deliver(*, delivery_id: uuid.UUID | str) -> None:
         return
     webhook = delivery.webhook
     request = _request_to_send(delivery)
+    timeout_seconds = webhook.timeout_seconds if webhook else 10
+    slot_id = None
     if webhook is not None and webhook.rate_limit_per_second:
-        rate_limit.wait_for_send_slot(webhook_id=webhook.pk, per_second=webhook.rate_limit_per_second)
+        slot_id = rate_limit.take_send_slot(
+            webhook_id=webhook.pk, per_second=webhook.rate_limit_per_second, hold_seconds=timeout_seconds
+        )
     if webhook is not None and webhook.is_signed:
         request = _signed(request, webhook, str(delivery.pk), timezone.now())
-    timeout_seconds = webhook.timeout_seconds if webhook else 10
-    result = transport.send(
-        request,
-        timeout_seconds=timeout_seconds,
-        body_limit=settings.HISTORY_RESPONSE_BODY_LIMIT,
-        allowed_networks=tuple(settings.WEBHOOK_ALLOWED_NETWORKS),
-        user_agent=settings.WEBHOOK_USER_AGENT,
-    )
+    try:
+        result = transport.send(
+            request,
+            timeout_seconds=timeout_seconds,
+            body_limit=settings.HISTORY_RESPONSE_BODY_LIMIT,
+            allowed_networks=tuple(settings.WEBHOOK_ALLOWED_NETWORKS),
+            user_agent=settings.WEBHOOK_USER_AGENT,
+        )
+    finally:
+        if slot_id is not None:
+            rate_limit.release_send_slot(slot_id=slot_id)
     finished = timezone.now()
     decision = retry_policy.decide(
         outcome=result.outcome,
