@@ -36,7 +36,12 @@ lint: install-dev
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 test: lint
+	@test -x /usr/bin/chromium || echo "NOTE: no Chromium at /usr/bin/chromium, so the browser tests are skipped (apt-get install chromium runs them)."
 	$(BIN)/pytest
+
+# Speed and memory figures (not pass/fail tests): see docs/benchmarks.md.
+bench: install-dev
+	$(BIN)/python bench/history_list.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* test_db.sqlite3* artifacts

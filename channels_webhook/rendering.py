@@ -413,6 +413,11 @@ def render_context(
     return context
 
 
+def render_value(source: str, context: Mapping[str, Any], *, field_name: str) -> str:
+    """Render one free-standing template (a journey node's data value). Raises RenderFailed."""
+    return _render_one(source, context, field_name=field_name)
+
+
 def _render_one(source: str, context: Mapping[str, Any], *, field_name: str) -> str:
     if "{{" not in source and "{%" not in source:
         return source

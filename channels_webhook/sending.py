@@ -100,6 +100,42 @@ def send_test(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], crea
     return Delivery.objects.get(pk=delivery.pk)
 
 
+def send_for_journey(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], origin: history.JourneyOrigin) -> Delivery:
+    """A journey's webhook node: create the delivery and make its first attempt now.
+
+    Retries, if any, go through the sweeper like every other send; the journey engine
+    follows the delivery until it is final.
+    """
+    (delivery,) = history.delivery_create_many(
+        project=webhook.project,
+        webhook=webhook,
+        recipients=[history.Recipient(user_id=end_user.user_id, end_user=end_user)],
+        data=data,
+        source=Delivery.Source.JOURNEY,
+        max_attempts=webhook.max_attempts,
+        journey=origin,
+    )
+    deliver(delivery_id=delivery.pk)
+    return Delivery.objects.get(pk=delivery.pk)
+
+
+def fail_for_journey(
+    *, webhook: Webhook, end_user: EndUser, origin: history.JourneyOrigin, reason: str, message: str
+) -> Delivery:
+    """A journey's webhook node whose own data could not be rendered: recorded, never sent."""
+    (delivery,) = history.delivery_create_many(
+        project=webhook.project,
+        webhook=webhook,
+        recipients=[history.Recipient(user_id=end_user.user_id, end_user=end_user)],
+        data={},
+        source=Delivery.Source.JOURNEY,
+        max_attempts=webhook.max_attempts,
+        journey=origin,
+    )
+    history.delivery_fail_before_sending(delivery=delivery, reason=reason, message=message, now=timezone.now())
+    return Delivery.objects.get(pk=delivery.pk)
+
+
 def resend(*, original: Delivery, created_by_id: int | None) -> Delivery:
     """A new delivery of the same request bytes; only its Idempotency-Key is its own, since a
     deliberate resend must not be discarded by a receiver as a duplicate of the original."""
@@ -133,7 +169,9 @@ PREVIEW_DELIVERY_ID = "(the delivery id)"
 
 def preview(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any]) -> RenderedRequest:
     """Render without sending, with the headers the product adds. Raises RenderFailed."""
-    rendered = render_request(webhook.request_template(), _context(end_user=end_user, data=data, delivery_id=PREVIEW_DELIVERY_ID))
+    rendered = render_request(
+        webhook.request_template(), user_context(end_user=end_user, data=data, delivery_id=PREVIEW_DELIVERY_ID)
+    )
     return _with_product_headers(rendered, webhook, PREVIEW_DELIVERY_ID)
 
 
@@ -148,7 +186,15 @@ def _with_product_headers(rendered: RenderedRequest, webhook: Webhook, delivery_
     return dataclasses.replace(rendered, headers=(*rendered.headers, *added))
 
 
-def _context(*, end_user: EndUser, data: dict[str, Any], delivery_id: str) -> dict[str, Any]:
+def user_context(
+    *,
+    end_user: EndUser,
+    data: dict[str, Any],
+    delivery_id: str,
+    entry_event: dict[str, Any] | None = None,
+    journey: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Liquid context of DESIGN.md for one user (and, in a journey, its event and journey)."""
     return render_context(
         user_id=end_user.user_id,
         attributes={
@@ -162,6 +208,8 @@ def _context(*, end_user: EndUser, data: dict[str, Any], delivery_id: str) -> di
         tags=end_user.tags or {},
         data=data,
         delivery_id=delivery_id,
+        entry_event=entry_event,
+        journey=journey,
     )
 
 
@@ -187,7 +235,14 @@ def _render_and_store(delivery: Delivery, now: dt.datetime) -> bool:
         return False
     try:
         rendered = render_request(
-            webhook.request_template(), _context(end_user=end_user, data=delivery.data, delivery_id=str(delivery.pk))
+            webhook.request_template(),
+            user_context(
+                end_user=end_user,
+                data=delivery.data,
+                delivery_id=str(delivery.pk),
+                entry_event=delivery.entry_event,
+                journey={"id": delivery.journey_id, "name": delivery.journey_name} if delivery.journey_id else None,
+            ),
         )
     except RenderFailed as failed:
         history.delivery_fail_before_sending(delivery=delivery, reason=failed.reason, message=failed.message, now=now)

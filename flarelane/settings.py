@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "flarelane.audience",
     "channels_webhook",
     "history",
+    "journeys",
 ]
 
 MIDDLEWARE = [

@@ -69,6 +69,8 @@ class Delivery(models.Model):
     journey_node_key = models.CharField(max_length=100, blank=True)
     data = models.JSONField("data variables", default=dict, blank=True)
     batch = models.ForeignKey(SendBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    # The event that made the user enter the journey, for `{{ entry_event... }}` in templates.
+    entry_event = models.JSONField(null=True, blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     failure_reason = models.CharField(max_length=32, choices=FailureReason.choices, blank=True)

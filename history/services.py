@@ -37,6 +37,7 @@ class JourneyOrigin:
     journey_id: int
     journey_name: str
     node_key: str
+    entry_event: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ def delivery_create_many(
             journey_id=journey.journey_id if journey else None,
             journey_name=journey.journey_name if journey else "",
             journey_node_key=journey.node_key if journey else "",
+            entry_event=journey.entry_event if journey else None,
             batch=batch,
         )
         for recipient in recipients

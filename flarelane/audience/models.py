@@ -63,3 +63,27 @@ class EndUser(models.Model):
 
     def __str__(self) -> str:
         return self.user_id
+
+
+class Event(models.Model):
+    """Something a user did, sent by the project's systems; journeys start on these."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    end_user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=200)
+    data = models.JSONField(default=dict, blank=True)
+    # The sender's id for the event: the same id posted twice is recorded once.
+    event_id = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "event_id"], condition=models.Q(event_id__isnull=False), name="event_id_once_per_project"
+            )
+        ]
+        indexes = [models.Index(fields=["project", "type", "-created_at"], name="event_project_type")]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.end_user_id})"

@@ -4,10 +4,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flarelane.audience.models import ApiKey, EndUser, Project
+from flarelane.audience.models import ApiKey, EndUser, Event, Project
 
 API_KEY_PREFIX_LENGTH = 8
 USER_ATTRIBUTE_FIELDS = ("email", "phone_number", "name", "country", "language", "time_zone")
@@ -69,3 +69,19 @@ def end_user_patch(*, end_user: EndUser, attributes: dict[str, Any], tags: dict[
 
 def end_user_delete(*, end_user: EndUser) -> None:
     end_user.delete()
+
+
+def event_record(
+    *, project: Project, end_user: EndUser, type: str, data: dict[str, Any], event_id: str | None
+) -> tuple[Event, bool]:
+    """Record an event; with an `event_id` already recorded, return that one and False."""
+    if event_id:
+        existing = Event.objects.filter(project=project, event_id=event_id).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            return Event.objects.create(project=project, end_user=end_user, type=type, data=data, event_id=event_id or None), True
+    except IntegrityError:
+        # The same event_id arrived twice at once: the other request recorded it.
+        return Event.objects.get(project=project, event_id=event_id), False
