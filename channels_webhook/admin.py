@@ -1,4 +1,10 @@
-"""Console pages for webhooks: the edit form (through the services) and the send page."""
+"""Console pages for webhooks: the edit form (through the services), its live analysis, and the
+test-send panel with its JSON endpoints (user search, preview, send).
+
+Every endpoint here parses input, checks the change permission, and calls one service, selector
+or sending function; nothing here renders a template or talks HTTP itself. No response carries a
+secret header value: previews and deliveries are returned with their masked headers.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,51 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from channels_webhook import sending
-from channels_webhook.forms import SendForm, WebhookForm
+from channels_webhook.forms import SendForm, WebhookForm, WebhookRequestForm, problem_placement
 from channels_webhook.models import Webhook
-from channels_webhook.rendering import RenderFailed
-from channels_webhook.services import webhook_create, webhook_update
-from flarelane.audience.selectors import end_user_get, end_user_list
+from channels_webhook.rendering import MASK, RenderFailed
+from channels_webhook.services import header_inputs_for_display, webhook_analyze, webhook_create, webhook_update
+from flarelane.audience.models import EndUser
+from flarelane.audience.selectors import end_user_get, end_user_list, end_user_search
+from history.models import Delivery
+
+USER_SEARCH_LIMIT = 10
+# The live analysis speaks about the request; the other fields are checked by the form on save,
+# so a name not yet typed does not flag while someone writes the body.
+ANALYZED_FIELDS = ("method", "url", "headers_rows", "body_type", "body")
+NOT_ALLOWED = "You may view this webhook but not edit or send it: that needs the permission to change webhooks."
+
+
+def _forbidden() -> JsonResponse:
+    return JsonResponse({"ok": False, "error": NOT_ALLOWED}, status=403)
+
+
+def _request_json(method: str, url: str, headers: Any, body: str) -> dict[str, Any]:
+    return {"method": method, "url": url, "headers": [list(pair) for pair in headers], "body": body}
+
+
+def _delivery_json(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": str(delivery.pk),
+        "status": delivery.status,
+        "failure_reason": delivery.failure_reason,
+        "error_message": delivery.error_message,
+        "response_status_code": delivery.response_status_code,
+        "duration_ms": delivery.duration_ms,
+        "response_headers": [list(pair) for pair in delivery.response_headers],
+        "response_body": delivery.response_body,
+        "response_body_truncated": delivery.response_body_truncated,
+        # request_headers are the masked copy; the sent values stay sealed in the history row.
+        "request": _request_json(delivery.request_method, delivery.request_url, delivery.request_headers, delivery.request_body),
+        "history_url": reverse("admin:history_delivery_change", args=[delivery.pk]),
+    }
 
 
 @admin.register(Webhook)
@@ -26,15 +65,15 @@ class WebhookAdmin(admin.ModelAdmin):
     list_display = ["name", "method", "url_short", "body_type", "data_variables_list", "is_active", "project", "updated_at"]
     list_filter = ["project", "is_active", "method"]
     search_fields = ["name", "url"]
-    readonly_fields = ["data_variables_list", "send_link"]
+    readonly_fields = ["data_variables_panel", "send_link"]
     fieldsets = [
         (None, {"fields": ["project", "name", "is_active", "send_link"]}),
         ("Request", {"fields": ["method", "url", "headers_rows", "body_type", "body"]}),
         (
             "Data variables",
             {
-                "fields": ["data_variables_list"],
-                "description": "Found in the templates on save: the values each send must supply.",
+                "fields": ["data_variables_panel"],
+                "description": "Found in the templates as you type: the values each send must supply.",
             },
         ),
         ("Delivery", {"fields": ["timeout_seconds", "max_attempts", "rate_limit_per_second", "send_idempotency_key"]}),
@@ -46,28 +85,59 @@ class WebhookAdmin(admin.ModelAdmin):
 
     @admin.display(description="Data variables")
     def data_variables_list(self, webhook: Webhook) -> str:
-        if not webhook.pk:
-            return "(found when saved)"
         if not webhook.data_variables:
             return "none"
         return format_html_join(" ", '<code class="data-variable">{}</code>', ((name,) for name in webhook.data_variables))
 
-    @admin.display(description="Send")
+    @admin.display(description="Data variables")
+    def data_variables_panel(self, webhook: Webhook) -> str:
+        names = webhook.data_variables if webhook.pk else []
+        items = format_html_join("", '<li class="data-variable"><code>{}</code></li>', ((name,) for name in names))
+        return format_html(
+            '<ul id="data-variables" class="data-variables">{}</ul>'
+            '<p id="data-variables-none" class="help"{}>No data variables: every value comes from the user.</p>',
+            items,
+            " hidden" if names else "",
+        )
+
+    @admin.display(description="Test send")
     def send_link(self, webhook: Webhook) -> str:
         if not webhook.pk:
             return "Save the webhook first."
         return format_html(
-            '<a class="button" href="{}">Send to a user…</a>', reverse("admin:channels_webhook_webhook_send", args=[webhook.pk])
+            '<a class="button" id="send-panel-link" href="{}">Test send to a user…</a>',
+            reverse("admin:channels_webhook_webhook_send", args=[webhook.pk]),
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Webhook | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None and not self.has_change_permission(request, obj):
-            # Staff who may only view get no send control (the send page refuses them too).
+            # Staff who may only view get no send control (the send page refuses them too), and the
+            # headers as masked text instead of the editable rows.
+            shown: dict[Any, Any] = {"headers_rows": "headers_display"}
             return [
-                (name, {**options, "fields": [f for f in options["fields"] if f != "send_link"]}) for name, options in fieldsets
+                (name, {**options, "fields": [shown.get(f, f) for f in options["fields"] if f != "send_link"]})
+                for name, options in fieldsets
             ]
         return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Webhook | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            # The header rows are a form field, not a model field: viewers get the masked rows.
+            readonly.append("headers_display")
+        return readonly
+
+    @admin.display(description="Headers")
+    def headers_display(self, webhook: Webhook) -> str:
+        rows = header_inputs_for_display(webhook)
+        if not rows:
+            return "none"
+        return format_html_join(
+            "",
+            '<div class="header-display"><code>{}: {}</code></div>',
+            ((row["name"], MASK if row["secret"] else row["value"]) for row in rows),
+        )
 
     def save_model(self, request: HttpRequest, obj: Webhook, form: WebhookForm, change: bool) -> None:  # type: ignore[override]
         values = form.service_values()
@@ -78,28 +148,116 @@ class WebhookAdmin(admin.ModelAdmin):
             obj.refresh_from_db()
 
     def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
         return [
-            path("<int:webhook_id>/send/", self.admin_site.admin_view(self.send_view), name="channels_webhook_webhook_send"),
+            path("analyze/", view(self.analyze_view), name="channels_webhook_webhook_analyze"),
+            path("<int:webhook_id>/analyze/", view(self.analyze_view), name="channels_webhook_webhook_analyze"),
+            path("<int:webhook_id>/send/", view(self.send_view), name="channels_webhook_webhook_send"),
+            path("<int:webhook_id>/send/users/", view(self.user_search_view), name="channels_webhook_webhook_user_search"),
+            path("<int:webhook_id>/send/preview/", view(self.preview_view), name="channels_webhook_webhook_preview"),
+            path("<int:webhook_id>/send/test/", view(self.send_test_view), name="channels_webhook_webhook_send_test"),
             *super().get_urls(),
         ]
 
+    # ------------------------------------------------------------------ live analysis of the form
+
+    def analyze_view(self, request: HttpRequest, webhook_id: int | None = None) -> HttpResponse:
+        webhook = get_object_or_404(Webhook, pk=webhook_id) if webhook_id is not None else None
+        allowed = self.has_change_permission(request, webhook) if webhook else self.has_add_permission(request)
+        if not allowed:
+            return _forbidden()
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        form = WebhookRequestForm(request.POST)
+        form.is_valid()
+        problems: list[dict[str, Any]] = [
+            {"field": field, "message": str(message), "line": None, "column": None}
+            for field, errors in form.errors.items()
+            for message in errors
+        ]
+        analysis = webhook_analyze(
+            webhook=webhook,
+            project=webhook.project if webhook else None,
+            values=form.service_values(),
+            headers=form.header_inputs(),
+        )
+        for problem in analysis.problems:
+            field, _ = problem_placement(problem)
+            if field not in ANALYZED_FIELDS:
+                continue
+            label = f"{problem.field}: " if field == "headers_rows" else ""
+            problems.append({"field": field, "message": label + problem.message, "line": problem.line, "column": problem.column})
+        return JsonResponse({"data_variables": analysis.data_variables, "problems": problems})
+
+    # ------------------------------------------------------------------ the test-send panel
+
+    def _webhook_to_send(self, request: HttpRequest, webhook_id: int) -> Webhook | None:
+        webhook = get_object_or_404(Webhook.objects.select_related("project"), pk=webhook_id)
+        return webhook if self.has_change_permission(request, webhook) else None
+
+    def _send_input(self, request: HttpRequest, webhook: Webhook) -> tuple[SendForm, EndUser | None]:
+        form = SendForm(request.POST, data_variables=webhook.data_variables)
+        if not form.is_valid():
+            return form, None
+        end_user = end_user_get(project=webhook.project, user_id=form.cleaned_data["user_id"])
+        if end_user is None:
+            form.add_error("user_id", f"No user '{form.cleaned_data['user_id']}' in project {webhook.project}.")
+        return form, end_user
+
+    def user_search_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+        webhook = self._webhook_to_send(request, webhook_id)
+        if webhook is None:
+            return _forbidden()
+        users = end_user_search(project=webhook.project, query=request.GET.get("q", ""), limit=USER_SEARCH_LIMIT)
+        return JsonResponse({"users": [{"user_id": u.user_id, "name": u.name, "email": u.email} for u in users]})
+
+    def preview_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+        webhook = self._webhook_to_send(request, webhook_id)
+        if webhook is None:
+            return _forbidden()
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        form, end_user = self._send_input(request, webhook)
+        if end_user is None:
+            return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        try:
+            rendered = sending.preview(webhook=webhook, end_user=end_user, data=form.data_values())
+        except RenderFailed as failed:
+            return JsonResponse({"ok": False, "failure_reason": failed.reason, "error": failed.message}, status=422)
+        return JsonResponse(
+            {
+                "ok": True,
+                "request": _request_json(rendered.method, rendered.url, rendered.masked_headers(), rendered.body_text()),
+            }
+        )
+
+    def send_test_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+        webhook = self._webhook_to_send(request, webhook_id)
+        if webhook is None:
+            return _forbidden()
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        form, end_user = self._send_input(request, webhook)
+        if end_user is None:
+            return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        delivery = sending.send_test(webhook=webhook, end_user=end_user, data=form.data_values(), created_by_id=request.user.pk)
+        return JsonResponse({"ok": True, "delivery": _delivery_json(delivery)})
+
     def send_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
-        webhook = get_object_or_404(Webhook, pk=webhook_id)
-        if not self.has_change_permission(request, webhook):
+        """The panel's page; without JavaScript its buttons post here and it works as a plain form."""
+        webhook = self._webhook_to_send(request, webhook_id)
+        if webhook is None:
             raise PermissionDenied
-        form = SendForm(request.POST or None, data_variables=webhook.data_variables)
         preview: dict[str, Any] | None = None
-        if request.method == "POST" and form.is_valid():
-            end_user = end_user_get(project=webhook.project, user_id=form.cleaned_data["user_id"])
-            if end_user is None:
-                form.add_error("user_id", f"No user '{form.cleaned_data['user_id']}' in project {webhook.project}.")
-            elif "_preview" in request.POST:
+        if request.method == "POST":
+            form, end_user = self._send_input(request, webhook)
+            if end_user is not None and "_preview" in request.POST:
                 try:
                     rendered = sending.preview(webhook=webhook, end_user=end_user, data=form.data_values())
                     preview = {"ok": True, "request": rendered, "headers": rendered.masked_headers()}
                 except RenderFailed as failed:
                     preview = {"ok": False, "reason": failed.reason, "error": failed.message}
-            else:
+            elif end_user is not None:
                 delivery = sending.send_test(
                     webhook=webhook, end_user=end_user, data=form.data_values(), created_by_id=request.user.pk
                 )
@@ -111,12 +269,15 @@ class WebhookAdmin(admin.ModelAdmin):
                     summary += f": {delivery.error_message}"
                 self.message_user(request, summary, level=level)
                 return HttpResponseRedirect(reverse("admin:history_delivery_change", args=[delivery.pk]))
+        else:
+            form = SendForm(initial={"user_id": request.GET.get("user_id", "")}, data_variables=webhook.data_variables)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Send “{webhook.name}”",
+            "title": f"Test send “{webhook.name}”",
             "webhook": webhook,
             "form": form,
+            "data_fields": [form[f"data__{name}"] for name in webhook.data_variables],
             "preview": preview,
             "known_users": end_user_list(project=webhook.project).values_list("user_id", "name")[:200],
         }

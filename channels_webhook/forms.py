@@ -12,10 +12,22 @@ from django import forms
 from django.utils.datastructures import MultiValueDict
 
 from channels_webhook.models import Webhook
+from channels_webhook.rendering import TemplateProblem
 from channels_webhook.services import HeaderInput, header_inputs_for_display, webhook_problems
 
 BLANK_HEADER_ROWS = 2
 PROBLEM_FIELDS = {"URL": "url", "Body": "body", "Method": "method", "Body type": "body_type"}
+
+
+def problem_placement(problem: TemplateProblem) -> tuple[str | None, str]:
+    """The form field a service problem belongs to (None: the whole form) and the message to show there."""
+    field = PROBLEM_FIELDS.get(problem.field) or ("headers_rows" if problem.field.startswith("Header") else problem.field)
+    if field == "headers_rows":
+        # Several headers share one field, so each message names its header.
+        return field, f"{problem.field}: {problem}"
+    if field in WebhookForm.base_fields:
+        return field, str(problem)
+    return None, f"{problem.field}: {problem}"
 
 
 class HeaderRowsWidget(forms.Widget):
@@ -113,9 +125,8 @@ class WebhookForm(forms.ModelForm):
             headers=cleaned.get("headers_rows") or [],
         )
         for problem in problems:
-            field = PROBLEM_FIELDS.get(problem.field) or ("headers_rows" if problem.field.startswith("Header") else problem.field)
-            message = f"{problem.field}: {problem}" if field == "headers_rows" else str(problem)
-            if field and field in self.fields:
+            field, message = problem_placement(problem)
+            if field is not None and field in self.fields:
                 self.add_error(field, message)
             else:
                 self.add_error(None, f"{problem.field}: {problem}")
@@ -128,11 +139,41 @@ class WebhookForm(forms.ModelForm):
         return {field: self.cleaned_data.get(field) for field in self.Meta.fields if field != "project"}
 
 
+class WebhookRequestForm(forms.Form):
+    """The request fields of the webhook form as typed, for the live analysis while editing.
+
+    Only parsing happens here; what is wrong with the templates is the service's to say.
+    """
+
+    method = forms.CharField(required=False)
+    url = forms.CharField(required=False, strip=False)
+    body_type = forms.CharField(required=False)
+    body = forms.CharField(required=False, strip=False)
+    headers_rows = HeaderRowsField(required=False)
+
+    def service_values(self) -> dict[str, Any]:
+        return {field: self.cleaned_data.get(field) or "" for field in ("method", "url", "body_type", "body")}
+
+    def header_inputs(self) -> list[HeaderInput] | None:
+        # Rows that do not parse leave the stored headers as they are for the analysis.
+        return None if "headers_rows" in self.errors else list(self.cleaned_data.get("headers_rows") or [])
+
+
 class SendForm(forms.Form):
     """Send a webhook to one user now, with a value for each data variable."""
 
     user_id = forms.CharField(
-        label="User id", max_length=255, widget=forms.TextInput(attrs={"list": "known-users", "autocomplete": "off"})
+        label="User",
+        max_length=255,
+        widget=forms.TextInput(
+            attrs={
+                "id": "user-search",
+                "list": "known-users",
+                "autocomplete": "off",
+                "placeholder": "user id, email or name",
+                "size": 40,
+            }
+        ),
     )
 
     def __init__(self, *args: Any, data_variables: list[str], **kwargs: Any) -> None:
@@ -140,7 +181,9 @@ class SendForm(forms.Form):
         self.data_variable_names = data_variables
         for variable in data_variables:
             self.fields[f"data__{variable}"] = forms.CharField(
-                label=variable, required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
+                label=variable,
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "class": "data-variable-input", "data-variable": variable}),
             )
 
     def data_values(self) -> dict[str, str]:

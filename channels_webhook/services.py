@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from channels_webhook.models import Webhook
@@ -113,15 +114,33 @@ def webhook_problems(
     *, webhook: Webhook | None, project: Project | None, values: dict[str, Any], headers: Sequence[HeaderInput] | None
 ) -> list[TemplateProblem]:
     """What webhook_create/webhook_update would refuse, without saving anything."""
+    return webhook_analyze(webhook=webhook, project=project, values=values, headers=headers).problems
+
+
+@dataclass(frozen=True)
+class WebhookAnalysis:
+    data_variables: list[str]
+    problems: list[TemplateProblem]
+
+
+def webhook_analyze(
+    *, webhook: Webhook | None, project: Project | None, values: dict[str, Any], headers: Sequence[HeaderInput] | None
+) -> WebhookAnalysis:
+    """The data variables and the problems of a webhook being edited, by the checks save runs; nothing is saved.
+
+    Data variables are reported even when a field has a problem (from the fields that parse), so
+    the console's list keeps following the templates while one of them is half typed.
+    """
     draft = Webhook(project=project, headers=list(webhook.headers) if webhook else [])
     if webhook is not None:
         for field in WEBHOOK_FIELDS:
             setattr(draft, field, getattr(webhook, field))
+    problems: list[TemplateProblem] = []
     try:
         _apply(draft, values, headers)
     except WebhookInvalid as invalid:
-        return invalid.problems
-    return []
+        problems = invalid.problems
+    return WebhookAnalysis(data_variables=data_variables(draft.request_template()), problems=problems)
 
 
 @transaction.atomic
@@ -139,9 +158,19 @@ def webhook_update(*, webhook: Webhook, values: dict[str, Any], headers: Sequenc
     return webhook
 
 
+class WebhookInUse(Exception):
+    pass
+
+
 def webhook_delete(*, webhook: Webhook) -> None:
-    # History keeps the deliveries (their webhook becomes empty, the name stays).
-    webhook.delete()
+    # History keeps the deliveries (their webhook becomes empty, the name stays); a webhook
+    # that a journey node sends is protected, so no journey is left pointing at nothing.
+    try:
+        with transaction.atomic():
+            webhook.delete()
+    except ProtectedError as protected:
+        names = sorted({str(getattr(node, "journey", "")) for node in protected.protected_objects})
+        raise WebhookInUse(f"Journeys use this webhook: {', '.join(names)}. Remove it from them first.") from None
 
 
 def header_inputs_for_display(webhook: Webhook) -> list[dict[str, Any]]:

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "channels_webhook",
     "history",
     "journeys",
+    "flarelane.demo",
 ]
 
 MIDDLEWARE = [

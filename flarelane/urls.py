@@ -16,5 +16,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("health/", health, name="health"),
-    path("demo-receiver/", include("channels_webhook.demo_receiver")),
+    path("demo-receiver/", include("flarelane.demo.receiver")),
 ]

@@ -176,3 +176,21 @@ def test_seed_demo_send_examples_against_a_live_server(live_server, settings, de
 
     assert Delivery.objects.count() == 2
     assert len(client.get("/demo-receiver/").json()) == 1
+
+
+@pytest.mark.django_db
+def test_seed_demo_adds_an_active_welcome_journey_on_signup(demo_receiver_on):
+    from journeys.models import Journey
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    (journey,) = Journey.objects.all()
+    assert (journey.name, journey.status, journey.entry_event) == ("Welcome SMS on signup", "active", "signup")
+    assert list(journey.nodes.values_list("key", "type")) == [
+        ("start", "entry"),
+        ("wait", "delay"),
+        ("sms", "webhook"),
+        ("done", "exit"),
+        ("failed", "exit"),
+    ]

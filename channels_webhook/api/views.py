@@ -27,6 +27,7 @@ from channels_webhook.rendering import MASK, RenderFailed
 from channels_webhook.selectors import webhook_get, webhook_list
 from channels_webhook.services import (
     HeaderInput,
+    WebhookInUse,
     WebhookInvalid,
     webhook_create,
     webhook_delete,
@@ -120,7 +121,10 @@ class WebhookViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        webhook_delete(webhook=self._get(request, pk))
+        try:
+            webhook_delete(webhook=self._get(request, pk))
+        except WebhookInUse as in_use:
+            raise ValidationError({"webhook": [str(in_use)]}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=SingleUserSendSerializer, responses={200: RenderedRequestSerializer, 422: PreviewErrorSerializer})

@@ -2,7 +2,7 @@
 
 import hmac
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from flarelane.audience.models import ApiKey, EndUser, Project
 
@@ -34,3 +34,20 @@ def end_users_by_user_ids(*, project: Project, user_ids: list[str]) -> dict[str,
 def project_default_for_staff() -> Project | None:
     """The project a staff session works in when it does not name one: the first."""
     return Project.objects.order_by("id").first()
+
+
+def end_user_search(*, project: Project, query: str, limit: int) -> list[EndUser]:
+    """Users of a project whose user id, email or name contains `query`, an exact user id first.
+
+    An empty query lists the first users by id, so a picker has something to offer at once.
+    """
+    users = EndUser.objects.filter(project=project).order_by("user_id")
+    query = query.strip()
+    if not query:
+        return list(users[:limit])
+    found = list(users.filter(Q(user_id__icontains=query) | Q(email__icontains=query) | Q(name__icontains=query))[:limit])
+    # The exact id a person pasted is what they want, whatever sorts before it.
+    exact = [user for user in found if user.user_id == query]
+    if not exact:
+        exact = list(users.filter(user_id=query)[:1])
+    return (exact + [user for user in found if user.user_id != query])[:limit]

@@ -17,6 +17,9 @@ from channels_webhook.services import HeaderInput, webhook_create, webhook_updat
 from flarelane.audience.models import EndUser
 from flarelane.audience.services import end_user_put, project_get_or_create
 from history.models import Delivery
+from journeys.graph import parse_graph
+from journeys.models import Journey
+from journeys.services import journey_activate, journey_create
 
 DEMO_USERS = [
     (
@@ -77,6 +80,31 @@ def demo_webhooks(receiver: str) -> list[tuple[dict[str, Any], list[HeaderInput]
     ]
 
 
+DEMO_JOURNEY_NAME = "Welcome SMS on signup"
+
+
+def demo_journey_graph(sms_webhook_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    nodes = [
+        {"key": "start", "type": "entry", "position": {"x": 40, "y": 120}},
+        {"key": "wait", "type": "delay", "config": {"minutes": 0}, "position": {"x": 260, "y": 120}},
+        {
+            "key": "sms",
+            "type": "webhook",
+            "config": {"webhook": sms_webhook_id, "data": {"text": "Welcome {{ name }}!"}},
+            "position": {"x": 480, "y": 120},
+        },
+        {"key": "done", "type": "exit", "position": {"x": 720, "y": 60}},
+        {"key": "failed", "type": "exit", "position": {"x": 720, "y": 200}},
+    ]
+    edges = [
+        {"from": "start", "to": "wait"},
+        {"from": "wait", "to": "sms"},
+        {"from": "sms", "to": "done", "branch": "success"},
+        {"from": "sms", "to": "failed", "branch": "failure"},
+    ]
+    return nodes, edges
+
+
 class Command(BaseCommand):
     help = "Seed a demo project, users, the two example webhooks and a first send history."
 
@@ -102,7 +130,16 @@ class Command(BaseCommand):
                 webhooks.append(webhook_create(project=project, values=values, headers=headers))
             else:
                 webhooks.append(webhook_update(webhook=existing, values=values, headers=headers))
-        self.stdout.write(f"Demo project '{project.slug}': {len(DEMO_USERS)} users, {len(webhooks)} webhooks.")
+        if not Journey.objects.filter(project=project, name=DEMO_JOURNEY_NAME).exists():
+            journey = journey_create(
+                project=project,
+                values={"name": DEMO_JOURNEY_NAME, "entry_event": "signup"},
+                graph=parse_graph(*demo_journey_graph(webhooks[0].pk)),
+            )
+            journey_activate(journey=journey)
+        self.stdout.write(
+            f"Demo project '{project.slug}': {len(DEMO_USERS)} users, {len(webhooks)} webhooks, a journey on 'signup'."
+        )
         if options["send_examples"] and not Delivery.objects.filter(project=project).exists():
             sms = webhooks[0]
             ok = send_test(
