@@ -112,6 +112,11 @@ class WebhookForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["headers_rows"] = [{**row, "stored": row["secret"]} for row in header_inputs_for_display(self.instance)]
+        elif "project" in self.fields and "project" not in self.initial:
+            # Most installations have one project: do not make every new webhook pick it.
+            projects = list(self.fields["project"].queryset[:2])  # type: ignore[attr-defined]
+            if len(projects) == 1:
+                self.initial["project"] = projects[0].pk
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

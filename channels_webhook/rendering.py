@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from io import StringIO
 from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from liquid import BoundTemplate, Environment, FalsyStrictUndefined, RenderContext
 from liquid.builtin.output import Output, OutputNode
 from liquid.exceptions import LiquidError, LiquidTypeError, ResourceLimitError, UndefinedError
+from liquid.output import LimitedStringIO
 from liquid.stringify import to_liquid_string
 
 from channels_webhook.request_checks import RequestRejected, check_header, check_url
@@ -119,9 +121,36 @@ class _ScalarOutput(Output):
     node_class = _ScalarOutputNode
 
 
+class _ExactLimitedStringIO(LimitedStringIO):
+    """Liquid's size-limited buffer, without newline translation.
+
+    python-liquid's own one turns "\r\n" into "\n" (universal newlines), which would change
+    user data such as a CRLF a vendor expects in a message body.
+    """
+
+    def __init__(self, limit: int) -> None:
+        StringIO.__init__(self, None, "")
+        self.limit = limit
+        self.size = 0
+
+
+class _ExactContext(RenderContext):
+    def get_buffer(self, buf: Any = None) -> StringIO:
+        carry = buf.size if isinstance(buf, LimitedStringIO) else 0
+        return _ExactLimitedStringIO(limit=MAX_BODY_BYTES - carry)
+
+
+class _ExactTemplate(BoundTemplate):
+    context_class = _ExactContext
+
+    def _get_buffer(self) -> StringIO:
+        return _ExactLimitedStringIO(limit=MAX_BODY_BYTES)
+
+
 class WebhookEnvironment(Environment):
     """Sandboxed: bounded loops, output and nesting, and no tags that load other templates."""
 
+    template_class = _ExactTemplate
     loop_iteration_limit = 100_000
     output_stream_limit = MAX_BODY_BYTES
     local_namespace_limit = 256 * 1024
@@ -311,6 +340,7 @@ def validate_request_template(template: RequestTemplate) -> list[TemplateProblem
     if template.body_type not in BODY_TYPES:
         problems.append(TemplateProblem(field="Body type", message=f"Body type must be one of {', '.join(BODY_TYPES)}."))
     problems += validate_template(template.url, field_name="URL")
+    problems += _url_problems(template.url)
     for header in template.headers:
         problems += validate_template(header.value, field_name=f"Header '{header.name}'")
     if template.body_type == "form" and template.body.strip():
@@ -331,6 +361,23 @@ def validate_request_template(template: RequestTemplate) -> list[TemplateProblem
             for leaf in _json_strings(shape):
                 problems += [_place_in_body(template.body, leaf, p) for p in validate_template(leaf, field_name="Body")]
     return problems
+
+
+def _url_problems(url: str) -> list[TemplateProblem]:
+    """What can be known about the URL before rendering: all of it when it has no Liquid,
+    else its scheme when that is typed out (a file:// URL never becomes sendable)."""
+    if not url.strip():
+        return []  # "this field cannot be blank" comes from the model
+    if "{{" not in url and "{%" not in url:
+        try:
+            check_url(url)
+        except RequestRejected as rejected:
+            return [TemplateProblem(field="URL", message=rejected.message)]
+        return []
+    scheme = re.match(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):", url)
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        return [TemplateProblem(field="URL", message=f"The URL must start with http:// or https:// (found '{scheme.group(1)}').")]
+    return []
 
 
 def _place_in_body(body: str, leaf: str, problem: TemplateProblem) -> TemplateProblem:

@@ -227,10 +227,10 @@ def _request_to_send(delivery: Delivery) -> transport.OutgoingRequest:
 def _render_and_store(delivery: Delivery, now: dt.datetime) -> bool:
     """Render the delivery's request once. False when it failed and nothing may be sent."""
     webhook, end_user = delivery.webhook, delivery.end_user
-    if webhook is None or end_user is None:
-        gone = "webhook" if webhook is None else "user"
+    assert webhook is not None  # deliver() cancels deliveries of deleted webhooks first
+    if end_user is None:
         history.delivery_fail_before_sending(
-            delivery=delivery, reason="render_error", message=f"The {gone} was deleted before the delivery was sent.", now=now
+            delivery=delivery, reason="render_error", message="The user was deleted before the delivery was sent.", now=now
         )
         return False
     try:
@@ -279,11 +279,24 @@ def _signed(
     )
 
 
+def _stopped_webhook_message(delivery: Delivery) -> str:
+    """Why a delivery may no longer be sent, or "" (test sends may try an inactive webhook)."""
+    if delivery.webhook is None:
+        return "Cancelled: the webhook was deleted before this was sent."
+    if not delivery.webhook.is_active and delivery.source != Delivery.Source.TEST:
+        return "Cancelled: the webhook was deactivated before this was sent."
+    return ""
+
+
 def deliver(*, delivery_id: uuid.UUID | str) -> None:
     """Make the next attempt of a delivery if it is due. Safe to call twice: the claim decides."""
     now = timezone.now()
     delivery = history.delivery_claim(delivery_id=delivery_id, now=now, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
     if delivery is None:
+        return
+    stopped = _stopped_webhook_message(delivery)
+    if stopped:
+        history.delivery_fail_before_sending(delivery=delivery, reason="cancelled", message=stopped, now=now)
         return
     if not delivery.request_method and not _render_and_store(delivery, now):
         return

@@ -22,6 +22,7 @@ from channels_webhook.request_checks import header_name_problem
 from channels_webhook.signing import generate_secret
 from flarelane.audience.models import Project
 from flarelane.sealing import seal
+from history.services import deliveries_cancel_pending
 
 WEBHOOK_FIELDS = (
     "name",
@@ -153,8 +154,14 @@ def webhook_create(*, project: Project, values: dict[str, Any], headers: Sequenc
 
 @transaction.atomic
 def webhook_update(*, webhook: Webhook, values: dict[str, Any], headers: Sequence[HeaderInput] | None = None) -> Webhook:
+    was_active = webhook.is_active
     _apply(webhook, values, headers)
     webhook.save()
+    if was_active and not webhook.is_active:
+        # Deactivating stops the vendor getting anything more, retries included.
+        deliveries_cancel_pending(
+            webhook_id=webhook.pk, message="Cancelled: the webhook was deactivated before this was sent.", now=timezone.now()
+        )
     return webhook
 
 
@@ -167,6 +174,9 @@ def webhook_delete(*, webhook: Webhook) -> None:
     # that a journey node sends is protected, so no journey is left pointing at nothing.
     try:
         with transaction.atomic():
+            deliveries_cancel_pending(
+                webhook_id=webhook.pk, message="Cancelled: the webhook was deleted before this was sent.", now=timezone.now()
+            )
             webhook.delete()
     except ProtectedError as protected:
         names = sorted({str(getattr(node, "journey", "")) for node in protected.protected_objects})

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import re
 import socket
 import threading
 import time
@@ -235,7 +236,10 @@ def _describe_connection_error(error: BaseException, url: str) -> str:
     if "RemoteDisconnected" in text or "closed connection without response" in text:
         return f"{host} closed the connection without answering."
     if "SSL" in text or "certificate" in text.lower():
-        return f"TLS with {host} failed: {text[:300]}"
+        reason = re.search(r"\[SSL: ([A-Z_]+)\]|certificate verify failed: ([^(\)]+)", text)
+        detail = (reason.group(1) or reason.group(2)).strip().replace("_", " ").lower() if reason else "handshake failed"
+        hint = " Is the receiver speaking plain http on this port?" if "wrong version number" in detail else ""
+        return f"TLS with {host} failed ({detail}).{hint}"
     return f"Could not complete the request to {host}: {text[:300]}"
 
 

@@ -18,3 +18,7 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("demo-receiver/", include("flarelane.demo.receiver")),
 ]
+
+handler400 = "flarelane.error_pages.bad_request"
+handler404 = "flarelane.error_pages.not_found"
+handler500 = "flarelane.error_pages.server_error"

@@ -138,6 +138,18 @@ def delivery_store_request(*, delivery: Delivery, request: StoredRequest) -> Non
     delivery.request_headers, delivery.request_headers_sealed, delivery.request_body = masked, sealed, request.body
 
 
+def deliveries_cancel_pending(*, webhook_id: int, message: str, now: dt.datetime) -> int:
+    """End every delivery of a webhook that is still waiting (queued or for a retry)."""
+    return Delivery.objects.filter(webhook_id=webhook_id, status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILURE,
+        failure_reason=Delivery.FailureReason.CANCELLED,
+        error_message=message,
+        next_attempt_at=None,
+        completed_at=now,
+        updated_at=now,
+    )
+
+
 def delivery_fail_before_sending(*, delivery: Delivery, reason: str, message: str, now: dt.datetime) -> None:
     """Nothing was sent (render error, invalid request): final, with no attempt row."""
     Delivery.objects.filter(pk=delivery.pk, lease_expires_at=delivery.lease_expires_at).update(

@@ -40,11 +40,16 @@ from flarelane.audience.selectors import end_user_get
 from history.api import DeliveryDetailSerializer, DeliverySerializer
 from history.selectors import delivery_get
 
+API_FIELDS = {"URL": "url", "Body": "body", "Method": "method", "Body type": "body_type", "Headers": "headers"}
+
 
 def _problems_as_errors(invalid: WebhookInvalid) -> dict[str, list[str]]:
+    """Errors keyed by the API's field names; a header's problems say which header."""
     errors: dict[str, list[str]] = {}
     for problem in invalid.problems:
-        errors.setdefault(problem.field, []).append(str(problem))
+        field = API_FIELDS.get(problem.field) or ("headers" if problem.field.startswith("Header") else problem.field)
+        message = f"{problem.field}: {problem}" if problem.field.startswith("Header '") else str(problem)
+        errors.setdefault(field, []).append(message)
     return errors
 
 
@@ -180,6 +185,10 @@ class WebhookViewSet(viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         if not webhook.is_active:
             raise ValidationError({"webhook": ["This webhook is inactive; activate it before sending."]})
+        # One clear 400 rather than a render_error row per user.
+        missing = [name for name in webhook.data_variables if name not in serializer.validated_data["data"]]
+        if missing:
+            raise ValidationError({"data": [f"Give a value for each data variable of this webhook; missing: {', '.join(missing)}."]})
         try:
             queued = sending.send_to_users(
                 webhook=webhook,

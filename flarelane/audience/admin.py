@@ -24,9 +24,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(EndUser)
 class EndUserAdmin(admin.ModelAdmin):
-    list_display = ["user_id", "name", "email", "phone_number", "country", "project", "updated_at"]
+    list_display = ["user_id", "name", "email", "tags_summary", "country", "project", "updated_at"]
     list_filter = ["project", "country", "language"]
     search_fields = ["user_id", "email", "name", "phone_number"]
+    @admin.display(description="Tags")
+    def tags_summary(self, end_user: EndUser) -> str:
+        text = ", ".join(f"{key}={value}" for key, value in (end_user.tags or {}).items())
+        return text if len(text) <= 80 else text[:77] + "…"
+
     fieldsets = [
         (None, {"fields": ["project", "user_id"]}),
         ("Attributes", {"fields": ["email", "phone_number", "name", "country", "language", "time_zone"]}),

@@ -103,7 +103,7 @@ def test_create_secret_header_without_value_is_400(api, project, httpserver: HTT
     response = api.post("/api/v1/webhooks", payload, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"Header 'X-Secret-Key'": ["A secret header needs a value."]}
+    assert response.json() == {"headers": ["Header 'X-Secret-Key': A secret header needs a value."]}
     assert Webhook.objects.count() == 0
 
 
@@ -180,7 +180,7 @@ def test_body_syntax_error_is_400_with_line_and_column(api, webhook_for_errors):
 
     for answer in (response, created):
         assert answer.status_code == 400
-        assert answer.json() == {"Body": ["expected '}}', found end of file (line 1, column 11)"]}
+        assert answer.json() == {"body": ["expected '}}', found end of file (line 1, column 11)"]}
     webhook_for_errors.refresh_from_db()
     assert webhook_for_errors.body == SMS_BODY
     assert Webhook.objects.count() == 1
@@ -197,9 +197,9 @@ def test_errors_on_a_later_line_name_that_line(api, webhook_for_errors):
     )
 
     assert unclosed.status_code == 400
-    assert unclosed.json() == {"Body": ["expected '}}', found end of file (line 2, column 7)"]}
+    assert unclosed.json() == {"body": ["expected '}}', found end of file (line 2, column 7)"]}
     assert bad_filter.status_code == 400
-    assert bad_filter.json() == {"Body": ["Unknown filter 'nope' (line 2, column 17)"]}
+    assert bad_filter.json() == {"body": ["Unknown filter 'nope' (line 2, column 17)"]}
 
 
 def test_unclosed_block_tag_error_has_line_and_column(api, webhook_for_errors):
@@ -210,7 +210,7 @@ def test_unclosed_block_tag_error_has_line_and_column(api, webhook_for_errors):
     )
 
     assert response.status_code == 400
-    assert response.json() == {"Body": ["{% if %} is never closed: add {% endif %} (line 2, column 7)"]}
+    assert response.json() == {"body": ["{% if %} is never closed: add {% endif %} (line 2, column 7)"]}
     webhook_for_errors.refresh_from_db()
     assert webhook_for_errors.body == SMS_BODY
 
@@ -221,7 +221,7 @@ def test_unknown_filter_is_400(api, webhook_for_errors):
     )
 
     assert response.status_code == 400
-    assert response.json() == {"Body": ["Unknown filter 'nope' (line 1, column 14)"]}
+    assert response.json() == {"body": ["Unknown filter 'nope' (line 1, column 14)"]}
     webhook_for_errors.refresh_from_db()
     assert (webhook_for_errors.body_type, webhook_for_errors.body) == ("json", SMS_BODY)
 
@@ -537,3 +537,37 @@ def test_no_key_is_401(make_webhook, httpserver: HTTPServer):
 
     assert response.status_code == 401
     assert SECRET_KEY_VALUE not in response.content.decode()
+
+
+def test_send_without_a_data_variable_is_one_400_not_a_failure_per_user(api, httpserver, make_webhook, end_user):
+    webhook = make_webhook(httpserver.url_for("/sms"))
+
+    response = api.post(f"/api/v1/webhooks/{webhook.pk}/send", {"user_ids": ["u-1001"], "data": {}}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"data": ["Give a value for each data variable of this webhook; missing: text."]}
+    assert Delivery.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("file:///etc/passwd", "The URL must start with http:// or https:// (found 'file')."),
+        ("gopher://{{ tags.host }}/x", "The URL must start with http:// or https:// (found 'gopher')."),
+        (
+            "http://user:pass@example.com/x",
+            "The URL contains a user name or password. Put credentials in an Authorization header marked secret, so that they are masked in history.",
+        ),
+    ],
+)
+def test_urls_that_can_never_be_sent_are_refused_on_save(api, url, message):
+    response = api.post("/api/v1/webhooks", {"name": "Bad", "method": "POST", "url": url, "body_type": "none"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"url": [message]}
+
+
+def test_api_errors_outside_the_views_are_json(api):
+    not_found = api.get("/api/v1/webhooks/abc/send")
+
+    assert (not_found.status_code, not_found.json()) == (404, {"detail": "Not found."})

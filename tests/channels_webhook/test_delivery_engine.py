@@ -18,6 +18,7 @@ from werkzeug import Request, Response
 from channels_webhook import sending
 from channels_webhook.services import webhook_rotate_signing_secret, webhook_update
 from flarelane.audience.services import end_user_put
+from channels_webhook.models import Webhook
 from history.models import Delivery, DeliveryAttempt
 from tests.qcluster import kill_cluster_hard, running_qcluster
 
@@ -301,3 +302,40 @@ def test_resend_sends_the_same_bytes_under_its_own_idempotency_key(
     assert second.headers["X-Secret-Key"] == first.headers["X-Secret-Key"]
     resent.refresh_from_db()
     assert (resent.status, resent.source, resent.resent_from_id) == ("success", "resend", original.pk)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stop", ["deactivate", "delete"])
+def test_stopping_a_webhook_cancels_its_waiting_retries(httpserver: HTTPServer, make_webhook, end_user, run_tasks_inline, stop):
+    from channels_webhook.services import webhook_delete
+
+    httpserver.expect_request(PATH).respond_with_data("down", status=500)
+    webhook = make_webhook(httpserver.url_for(PATH), max_attempts=3)
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+    assert Delivery.objects.get(pk=delivery_id).status == "pending"
+
+    if stop == "deactivate":
+        webhook_update(webhook=webhook, values={"is_active": False})
+    else:
+        webhook_delete(webhook=webhook)
+    _make_due(delivery_id)
+    sending.sweep()
+    sending.deliver(delivery_id=delivery_id)
+
+    delivery = Delivery.objects.get(pk=delivery_id)
+    assert (delivery.status, delivery.failure_reason) == ("failure", "cancelled")
+    verb = "deactivated" if stop == "deactivate" else "deleted"
+    assert delivery.error_message == f"Cancelled: the webhook was {verb} before this was sent."
+    assert len(httpserver.log) == 1  # the first attempt only
+
+
+@pytest.mark.django_db
+def test_a_retry_already_claimed_when_the_webhook_is_deactivated_is_not_sent(httpserver: HTTPServer, make_webhook, end_user):
+    webhook = make_webhook(httpserver.url_for(PATH), max_attempts=3)
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+    Webhook.objects.filter(pk=webhook.pk).update(is_active=False)  # as if deactivated by another process mid-sweep
+
+    sending.deliver(delivery_id=delivery_id)
+
+    assert Delivery.objects.get(pk=delivery_id).failure_reason == "cancelled"
+    assert httpserver.log == []

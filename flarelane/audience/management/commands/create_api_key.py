@@ -3,6 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from flarelane.audience.models import Project
 from flarelane.audience.services import api_key_issue, project_get_or_create
 
 
@@ -14,7 +15,10 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="a label for the key")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        existed = Project.objects.filter(slug=options["project"]).exists()
         project = project_get_or_create(slug=options["project"])
+        if not existed:
+            self.stderr.write(f"Created a new, empty project '{project.slug}'.")
         issued = api_key_issue(project=project, name=options["name"])
         self.stderr.write(f"API key for project '{project.slug}' (shown once, store it now):")
         self.stdout.write(issued.plaintext)

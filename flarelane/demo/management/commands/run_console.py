@@ -62,7 +62,7 @@ class Command(BaseCommand):
             )
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
-            self.stderr.write("A child process exited; stopping.")
+            self.stderr.write("The server or the task cluster stopped; stopping the other.")
         except KeyboardInterrupt:
             pass
         stop()
