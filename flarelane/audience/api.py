@@ -5,6 +5,7 @@ from typing import Any
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -36,6 +37,13 @@ class EndUserPatchSerializer(EndUserSerializer):
     tags = serializers.DictField(required=False, allow_empty=True, help_text="Merged into the user's tags; null deletes a tag.")
 
 
+class UserCursorPagination(CursorPagination):
+    ordering = "user_id"  # unique within a project, so pages never repeat or skip a user
+    page_size = 100
+    max_page_size = 1000
+    page_size_query_param = "page_size"
+
+
 class EndUserViewSet(viewsets.ViewSet):
     lookup_field = "user_id"
     lookup_value_regex = "[^/]+"
@@ -47,10 +55,13 @@ class EndUserViewSet(viewsets.ViewSet):
             raise Http404
         return end_user
 
+    pagination_class = UserCursorPagination  # read by the schema generator
+
     @extend_schema(responses=EndUserSerializer(many=True))
     def list(self, request: Request) -> Response:
-        users = end_user_list(project=request.project)[:1000]  # type: ignore[attr-defined]
-        return Response(EndUserSerializer(users, many=True).data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(end_user_list(project=request.project), request, view=self)  # type: ignore[attr-defined]
+        return paginator.get_paginated_response(EndUserSerializer(page, many=True).data)
 
     @extend_schema(responses=EndUserSerializer)
     def retrieve(self, request: Request, user_id: str) -> Response:

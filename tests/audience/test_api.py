@@ -82,7 +82,7 @@ def test_get_one_and_list(api, project):
     assert one.status_code == 200
     assert _without_times(one.json()) == {**EMPTY_ATTRIBUTES, "user_id": "b-2", "name": "Bo", "tags": {"x": 1}}
     assert listing.status_code == 200
-    assert [_without_times(user) for user in listing.json()] == [
+    assert [_without_times(user) for user in listing.json()["results"]] == [
         {**EMPTY_ATTRIBUTES, "user_id": "a-1", "tags": {}},
         {**EMPTY_ATTRIBUTES, "user_id": "b-2", "name": "Bo", "tags": {"x": 1}},
     ]
@@ -153,10 +153,25 @@ def test_a_key_sees_only_its_own_project(api, project, other_project):
     assert api.get("/api/v1/users/globex-user").status_code == 404
     assert api.patch("/api/v1/users/globex-user", {"name": "hacked"}, format="json").status_code == 404
     assert api.delete("/api/v1/users/globex-user").status_code == 404
-    assert [user["user_id"] for user in api.get("/api/v1/users").json()] == ["acme-user"]
+    assert [user["user_id"] for user in api.get("/api/v1/users").json()["results"]] == ["acme-user"]
 
     # PUT with the same user id makes a separate user in the key's own project.
     assert api.put("/api/v1/users/globex-user", {"tags": {"mine": True}}, format="json").status_code == 201
     theirs = EndUser.objects.get(project=other_project, user_id="globex-user")
     assert (theirs.name, theirs.tags) == ("G", {"a": 1})
     assert EndUser.objects.get(project=project, user_id="globex-user").tags == {"mine": True}
+
+
+def test_users_come_in_cursor_pages(api, project):
+    from flarelane.audience.services import end_user_put
+
+    for n in range(5):
+        end_user_put(project=project, user_id=f"p-{n}", attributes={}, tags={})
+
+    first = api.get("/api/v1/users", {"page_size": 2}).json()
+    second = api.get(first["next"]).json()
+    third = api.get(second["next"]).json()
+
+    pages = [[u["user_id"] for u in page["results"]] for page in (first, second, third)]
+    assert pages == [["p-0", "p-1"], ["p-2", "p-3"], ["p-4"]]
+    assert third["next"] is None
