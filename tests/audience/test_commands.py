@@ -32,7 +32,7 @@ def test_creates_the_project_and_the_last_line_is_a_working_key():
     response = client.put("/api/v1/users/u-1", {"name": "Minji"}, format="json")
     assert response.status_code == 201
     assert EndUser.objects.get(user_id="u-1").project_id == project.pk
-    assert client.get("/api/v1/users").json()[0]["user_id"] == "u-1"
+    assert client.get("/api/v1/users").json()["results"][0]["user_id"] == "u-1"
 
 
 def test_only_a_hash_of_the_key_is_stored():
