@@ -9,6 +9,10 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+admin.site.site_header = "Webhook channel"
+admin.site.site_title = "Webhook channel"
+admin.site.index_title = "Console"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
