@@ -41,7 +41,11 @@ def _settings_problems(values: Mapping[str, Any]) -> list[str]:
     if values.get("reentry_policy") == "after_hours" and not values.get("reentry_hours"):
         problems.append("Re-entry 'after_hours' needs hours (a whole number ≥ 1).")
     entry_filter = values.get("entry_filter")
-    if entry_filter and (not isinstance(entry_filter, Mapping) or entry_filter.get("op") not in graphs.CONDITION_OPS):
+    if entry_filter and (
+        not isinstance(entry_filter, Mapping)
+        or entry_filter.get("op") not in graphs.CONDITION_OPS
+        or not str(entry_filter.get("field") or "").strip()
+    ):
         problems.append(f"The entry filter needs field, op ({', '.join(graphs.CONDITION_OPS)}) and value.")
     if not isinstance(values.get("exit_events") or [], list):
         problems.append("Exit events are a list of event types.")
@@ -89,6 +93,8 @@ def journey_create(*, project: Project, values: Mapping[str, Any], graph: graphs
 def journey_update(*, journey: Journey, values: Mapping[str, Any], graph: graphs.Graph | None) -> Journey:
     if journey.status == Journey.Status.ACTIVE:
         raise JourneyInvalid(["An active journey cannot be edited: pause it, or duplicate it to make an editable draft."])
+    if journey.status == Journey.Status.ARCHIVED:
+        raise JourneyInvalid(["An archived journey cannot be edited: duplicate it to make an editable draft."])
     merged = {f: values.get(f, getattr(journey, f)) for f in JOURNEY_FIELDS}
     problems = _settings_problems(merged)
     if problems:
@@ -119,6 +125,8 @@ def journey_activate(*, journey: Journey) -> Journey:
 
 def journey_pause(*, journey: Journey) -> Journey:
     """New users stop entering and runs in it hold where they are until it is activated again."""
+    if journey.status != Journey.Status.ACTIVE:
+        raise JourneyInvalid([f"Only an active journey can be paused (this one is {journey.status})."])
     journey.status = Journey.Status.PAUSED
     journey.save(update_fields=["status", "updated_at"])
     return journey

@@ -16,9 +16,9 @@ from standardwebhooks import Webhook as StandardWebhook
 from werkzeug import Request, Response
 
 from channels_webhook import sending
+from channels_webhook.models import Webhook
 from channels_webhook.services import webhook_rotate_signing_secret, webhook_update
 from flarelane.audience.services import end_user_put
-from channels_webhook.models import Webhook
 from history.models import Delivery, DeliveryAttempt
 from tests.qcluster import kill_cluster_hard, running_qcluster
 

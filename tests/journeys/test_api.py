@@ -134,3 +134,23 @@ def test_a_webhook_used_by_a_journey_cannot_be_deleted(api, webhook):
 
     assert response.status_code == 400
     assert response.json() == {"webhook": ["Journeys use this webhook: Welcome. Remove it from them first."]}
+
+
+def test_only_active_journeys_pause_and_archived_ones_are_not_editable(api, webhook):
+    journey_id = api.post("/api/v1/journeys", design_graph(webhook.pk), format="json").json()["id"]
+
+    pause_draft = api.post(f"/api/v1/journeys/{journey_id}/pause")
+    api.post(f"/api/v1/journeys/{journey_id}/archive")
+    edit_archived = api.patch(f"/api/v1/journeys/{journey_id}", {"name": "x"}, format="json")
+    no_field = api.post(
+        "/api/v1/journeys",
+        {**design_graph(webhook.pk), "entry": {"event": "signup", "filter": {"field": "", "op": "equals"}}},
+        format="json",
+    )
+
+    assert pause_draft.json() == {"journey": ["Only an active journey can be paused (this one is draft)."]}
+    assert edit_archived.json() == {"journey": ["An archived journey cannot be edited: duplicate it to make an editable draft."]}
+    assert no_field.status_code == 400
+    assert no_field.json() == {
+        "journey": ["The entry filter needs field, op (equals, not_equals, contains, exists, greater, less) and value."]
+    }
