@@ -19,13 +19,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from channels_webhook import sending
-from channels_webhook.forms import SendForm, WebhookForm, WebhookRequestForm, problem_placement
+from channels_webhook.forms import SendForm, SendManyForm, WebhookForm, WebhookRequestForm, problem_placement
 from channels_webhook.models import Webhook
 from channels_webhook.rendering import MASK, RenderFailed
 from channels_webhook.services import header_inputs_for_display, webhook_analyze, webhook_create, webhook_update
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get, end_user_list, end_user_search
 from history.models import Delivery
+from history.selectors import send_progress_recent
 
 USER_SEARCH_LIMIT = 10
 # The live analysis speaks about the request; the other fields are checked by the form on save,
@@ -156,6 +157,7 @@ class WebhookAdmin(admin.ModelAdmin):
             path("<int:webhook_id>/send/users/", view(self.user_search_view), name="channels_webhook_webhook_user_search"),
             path("<int:webhook_id>/send/preview/", view(self.preview_view), name="channels_webhook_webhook_preview"),
             path("<int:webhook_id>/send/test/", view(self.send_test_view), name="channels_webhook_webhook_send_test"),
+            path("<int:webhook_id>/send-many/", view(self.send_many_view), name="channels_webhook_webhook_send_many"),
             *super().get_urls(),
         ]
 
@@ -242,6 +244,55 @@ class WebhookAdmin(admin.ModelAdmin):
             return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
         delivery = sending.send_test(webhook=webhook, end_user=end_user, data=form.data_values(), created_by_id=request.user.pk)
         return JsonResponse({"ok": True, "delivery": _delivery_json(delivery)})
+
+    def send_many_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+        """Queue the webhook for a list of users; progress shows on the webhook page."""
+        webhook = self._webhook_to_send(request, webhook_id)
+        if webhook is None:
+            raise PermissionDenied
+        form = SendManyForm(request.POST or None, data_variables=webhook.data_variables)
+        if request.method == "POST" and form.is_valid():
+            try:
+                queued = sending.send_to_users(
+                    webhook=webhook,
+                    user_ids=form.cleaned_data["user_ids"],
+                    data=form.data_values(),
+                    source="api",
+                    created_by_id=request.user.pk,
+                )
+            except sending.UnknownUsers as unknown:
+                form.add_error("user_ids", str(unknown))
+            else:
+                self.message_user(request, f"Queued {len(queued.delivery_ids)} deliveries; progress is below.", messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-insights"
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Send “{webhook.name}” to many users",
+            "webhook": webhook,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/channels_webhook/webhook/send_many.html", context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        webhook = Webhook.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        insights: dict[str, Any] = {}
+        if webhook is not None:
+            insights = {
+                "sends": send_progress_recent(webhook_id=webhook.pk),
+                # Read through the reverse relation: the webhook channel does not import journeys.
+                "used_by_journeys": list(
+                    webhook.journey_nodes.values_list("journey_id", "journey__name", "journey__status")
+                    .distinct()
+                    .order_by("journey__name")
+                ),
+                "can_send": self.has_change_permission(request, webhook),
+            }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **insights})
 
     def send_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
         """The panel's page; without JavaScript its buttons post here and it works as a plain form."""

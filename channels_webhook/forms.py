@@ -6,6 +6,7 @@ so the console and the API refuse exactly the same things with the same messages
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -196,3 +197,32 @@ class SendForm(forms.Form):
         # sending a blank.
         values = {name: self.cleaned_data.get(f"data__{name}") or "" for name in self.data_variable_names}
         return {name: value for name, value in values.items() if value != ""}
+
+
+class SendManyForm(forms.Form):
+    """Send a webhook to a list of users now, queued, with the same data for each."""
+
+    user_ids = forms.CharField(
+        label="User ids",
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 60, "id": "send-many-user-ids"}),
+        help_text="One per line (or separated by commas or spaces), up to 1,000.",
+    )
+
+    def __init__(self, *args: Any, data_variables: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data_variable_names = data_variables
+        for variable in data_variables:
+            self.fields[f"data__{variable}"] = forms.CharField(
+                label=variable, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
+            )
+
+    def clean_user_ids(self) -> list[str]:
+        ids = list(dict.fromkeys(part for part in re.split(r"[\s,]+", self.cleaned_data["user_ids"]) if part))
+        if not ids:
+            raise forms.ValidationError("Give at least one user id.")
+        if len(ids) > 1000:
+            raise forms.ValidationError(f"At most 1,000 users at once ({len(ids)} given).")
+        return ids
+
+    def data_values(self) -> dict[str, str]:
+        return {name: self.cleaned_data[f"data__{name}"] for name in self.data_variable_names}
