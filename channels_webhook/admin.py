@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from channels_webhook import sending
@@ -25,8 +26,9 @@ from channels_webhook.rendering import MASK, RenderFailed
 from channels_webhook.services import header_inputs_for_display, webhook_analyze, webhook_create, webhook_update
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get, end_user_list, end_user_search
+from history.charts import HourlyChart, chart_window, hourly_chart
 from history.models import Delivery
-from history.selectors import send_progress_recent
+from history.selectors import delivery_hourly_counts, send_progress_recent
 
 USER_SEARCH_LIMIT = 10
 # The live analysis speaks about the request; the other fields are checked by the form on save,
@@ -284,6 +286,7 @@ class WebhookAdmin(admin.ModelAdmin):
         if webhook is not None:
             insights = {
                 "sends": send_progress_recent(webhook_id=webhook.pk),
+                "chart": _hourly_chart_of(webhook.pk),
                 # Read through the reverse relation: the webhook channel does not import journeys.
                 "used_by_journeys": list(
                     webhook.journey_nodes.values_list("journey_id", "journey__name", "journey__status")
@@ -333,3 +336,8 @@ class WebhookAdmin(admin.ModelAdmin):
             "known_users": end_user_list(project=webhook.project).values_list("user_id", "name")[:200],
         }
         return TemplateResponse(request, "admin/channels_webhook/webhook/send.html", context)
+
+
+def _hourly_chart_of(webhook_id: int) -> HourlyChart:
+    window = chart_window(now=timezone.now())
+    return hourly_chart(delivery_hourly_counts(webhook_id=webhook_id, since=window.since), window=window)

@@ -1,15 +1,56 @@
-"""Send history in the console: all, success or failure, and each delivery as it was on the wire."""
+"""Send history in the console: all, success or failure, and each delivery as it was on the wire.
+
+Reads only; the one write here (Resend) goes through channels_webhook.sending.resend, and
+history rows themselves are written only by history/services.py.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Iterator
+from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from channels_webhook import sending
+from channels_webhook.models import Webhook
+from history.charts import HourlyChart, chart_window, hourly_chart
+from history.curl import curl_command
 from history.models import Delivery, DeliveryAttempt
+from history.selectors import delivery_hourly_counts
+
+STATUS_PARAMETER = "status__exact"
+WEBHOOK_PARAMETER = "webhook__id__exact"
+
+# The changelist shows these columns only; the request and response bodies (up to 64 KiB
+# each) stay in the database until a detail page is opened.
+LIST_COLUMNS = (
+    "id",
+    "created_at",
+    "webhook_name",
+    "user_id",
+    "status",
+    "response_status_code",
+    "duration_ms",
+    "failure_reason",
+    "source",
+    "attempt_count",
+    "max_attempts",
+    "next_attempt_at",
+)
 
 
 def _pretty_body(body: str) -> str:
@@ -23,46 +64,159 @@ def _headers_block(headers: list[list[str]]) -> SafeString:
     return format_html_join("", "<div><strong>{}</strong>: {}</div>", ((name, value) for name, value in headers))
 
 
-class DeliveryAttemptInline(admin.TabularInline):
-    model = DeliveryAttempt
-    extra = 0
-    can_delete = False
-    fields = (
-        "number",
-        "started_at",
-        "duration_ms",
-        "outcome",
-        "status_code",
-        "failure_reason",
-        "error_message",
-        "next_attempt_at",
-    )
-    readonly_fields = fields  # type: ignore[assignment]
+def _moment(value: dt.datetime) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+
+def _delivery_url(delivery_id: object) -> str:
+    return reverse("admin:history_delivery_change", args=[delivery_id])
+
+
+class InputFilter(admin.ListFilter):
+    """A sidebar filter typed into a box, for values with too many choices to list (users, journeys)."""
+
+    template = "admin/history/input_filter.html"
+    parameter_name: str
+    field_lookup: str
+    placeholder = ""
+
+    def __init__(self, request: HttpRequest, params: dict[str, list[str]], model: type[Model], model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        if self.parameter_name in params:
+            value = params.pop(self.parameter_name)[-1].strip()
+            if value:
+                self.used_parameters[self.parameter_name] = value
+
+    def value(self) -> str:
+        return str(self.used_parameters.get(self.parameter_name, ""))
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self) -> list[str | None]:
+        return [self.parameter_name]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        return queryset.filter(**{self.field_lookup: self.value()})
+
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+        # One "choice" carrying what the form needs: the other active parameters as hidden
+        # inputs, so typing a user keeps the webhook, tab and dates already chosen.
+        yield {
+            "parameter_name": self.parameter_name,
+            "value": self.value(),
+            "placeholder": self.placeholder,
+            "hidden": _other_parameters(changelist, self.expected_parameters()),
+            "clear_query_string": changelist.get_query_string(remove=[self.parameter_name]),
+        }
+
+
+def _other_parameters(changelist: ChangeList, own: list[str | None]) -> list[tuple[str, str]]:
+    # `params` holds neither the page number nor the error flag: a new filter starts at page one.
+    return [(name, value) for name, value in changelist.params.items() if name not in own]
+
+
+class UserIdFilter(InputFilter):
+    title = "user"
+    parameter_name = "user_id"
+    field_lookup = "user_id"
+    placeholder = "user id, exactly"
+
+
+class JourneyNameFilter(InputFilter):
+    title = "journey"
+    parameter_name = "journey_name"
+    field_lookup = "journey_name"
+    placeholder = "journey name, exactly"
+
+
+class CreatedBetweenFilter(admin.ListFilter):
+    """From and to dates, both included, in the console's time zone."""
+
+    title = "date range"
+    template = "admin/history/date_range_filter.html"
+    from_parameter = "created_from"
+    to_parameter = "created_to"
+
+    def __init__(self, request: HttpRequest, params: dict[str, list[str]], model: type[Model], model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        for name in self.expected_parameters():
+            if name in params:
+                value = params.pop(name)[-1].strip()
+                if value:
+                    self.used_parameters[name] = value
+
+    def _date(self, name: str) -> dt.date | None:
+        value = self.used_parameters.get(name)
+        if not value:
+            return None
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError as invalid:
+            raise IncorrectLookupParameters(f"'{value}' is not a date like 2026-12-31.") from invalid
+
+    def has_output(self) -> bool:
+        return True
+
+    def expected_parameters(self) -> list[str | None]:
+        return [self.from_parameter, self.to_parameter]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        start, end = self._date(self.from_parameter), self._date(self.to_parameter)
+        zone = timezone.get_current_timezone()
+        if start is not None:
+            queryset = queryset.filter(created_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=zone))
+        if end is not None:
+            queryset = queryset.filter(created_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone))
+        return queryset
+
+    def choices(self, changelist: ChangeList) -> Iterator[dict[str, Any]]:
+        yield {
+            "from_parameter": self.from_parameter,
+            "to_parameter": self.to_parameter,
+            "from_value": self.used_parameters.get(self.from_parameter, ""),
+            "to_value": self.used_parameters.get(self.to_parameter, ""),
+            "hidden": _other_parameters(changelist, self.expected_parameters()),
+            "clear_query_string": changelist.get_query_string(remove=[self.from_parameter, self.to_parameter]),
+        }
+
+
+class DeliveryChangeList(ChangeList):
+    def get_queryset(self, request: HttpRequest, exclude_parameters: list[str | None] | None = None) -> QuerySet[Any]:
+        return super().get_queryset(request, exclude_parameters).only(*LIST_COLUMNS)
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
+    change_list_template = "admin/history/delivery/change_list.html"
+    change_form_template = "admin/history/delivery/change_form.html"
     list_display = [
         "created_at",
         "webhook_name",
         "user_id",
         "status_badge",
         "response_status_code",
-        "duration_ms",
+        "duration_view",
         "failure_reason",
         "source",
-        "attempt_count",
-        "next_attempt_at",
+        "attempts_view",
     ]
-    list_filter = ["status", "failure_reason", "source", "webhook", "project"]
+    # Status is chosen with the All / Success / Failure tabs above the list.
+    list_filter = [
+        "webhook",
+        "source",
+        UserIdFilter,
+        JourneyNameFilter,
+        "failure_reason",
+        CreatedBetweenFilter,
+        "project",
+    ]
     search_fields = ["user_id", "webhook_name", "=id"]
-    date_hierarchy = "created_at"
     list_select_related = False
     show_full_result_count = False  # a count over a million rows is slower than the page
-    inlines = [DeliveryAttemptInline]
+    show_facets = admin.ShowFacets.NEVER  # one count per choice per filter, over every row
     fieldsets = [
         (
             None,
@@ -71,29 +225,32 @@ class DeliveryAdmin(admin.ModelAdmin):
                     "status_badge",
                     "failure_reason",
                     "error_message",
-                    "webhook_name",
+                    "webhook_link",
                     "user_id",
                     "source",
-                    "journey_name",
-                    "created_by",
-                    "resent_from",
+                    "journey_view",
+                    "created_by_view",
+                    "resent_from_view",
+                    "resends_view",
                 ]
             },
         ),
         ("Request", {"fields": ["request_line", "request_headers_view", "request_body_view", "data"]}),
         ("Response", {"fields": ["response_status_code", "duration_ms", "response_headers_view", "response_body_view"]}),
+        ("Attempts", {"fields": ["attempts_timeline"]}),
         ("Timing", {"fields": ["created_at", "completed_at", "attempt_count", "max_attempts", "next_attempt_at"]}),
     ]
     readonly_fields = [
         "status_badge",
         "failure_reason",
         "error_message",
-        "webhook_name",
+        "webhook_link",
         "user_id",
         "source",
-        "journey_name",
-        "created_by",
-        "resent_from",
+        "journey_view",
+        "created_by_view",
+        "resent_from_view",
+        "resends_view",
         "request_line",
         "request_headers_view",
         "request_body_view",
@@ -102,6 +259,7 @@ class DeliveryAdmin(admin.ModelAdmin):
         "duration_ms",
         "response_headers_view",
         "response_body_view",
+        "attempts_timeline",
         "created_at",
         "completed_at",
         "attempt_count",
@@ -118,6 +276,93 @@ class DeliveryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # and it is removed only by retention pruning
 
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        """Resending is sending, so it takes the permission that sending from the webhook page takes."""
+        return request.user.has_perm(f"{Webhook._meta.app_label}.{get_permission_codename('change', Webhook._meta)}")
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return DeliveryChangeList
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("<path:object_id>/resend/", self.admin_site.admin_view(self.resend_view), name="history_delivery_resend"),
+            *super().get_urls(),
+        ]
+
+    # Pages
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if isinstance(response, TemplateResponse) and context is not None and "cl" in context:
+            changelist: ChangeList = context["cl"]
+            context["status_tabs"] = self._status_tabs(changelist)
+            context["chart"], context["chart_webhook"] = self._chart(changelist)
+        return response
+
+    def _status_tabs(self, changelist: ChangeList) -> list[dict[str, Any]]:
+        current = changelist.params.get(STATUS_PARAMETER, "")
+        tabs = [{"label": "All", "selected": not current, "url": changelist.get_query_string(remove=[STATUS_PARAMETER])}]
+        for status in (Delivery.Status.SUCCESS, Delivery.Status.FAILURE):
+            tabs.append(
+                {
+                    "label": status.label,
+                    "selected": current == status.value,
+                    "url": changelist.get_query_string({STATUS_PARAMETER: status.value}),
+                }
+            )
+        return tabs
+
+    def _chart(self, changelist: ChangeList) -> tuple[HourlyChart, str]:
+        """The chart follows the webhook filter only: the other filters pick rows, not the picture."""
+        webhook_id = _positive_int(changelist.params.get(WEBHOOK_PARAMETER))
+        window = chart_window(now=timezone.now())
+        chart = hourly_chart(delivery_hourly_counts(webhook_id=webhook_id, since=window.since), window=window)
+        webhook_name = ""
+        if webhook_id is not None:
+            # The webhook filter has already loaded the names; no need to ask the database again.
+            for spec in changelist.filter_specs:
+                if getattr(spec, "field_path", None) == "webhook":
+                    webhook_name = str(dict(spec.lookup_choices).get(webhook_id, ""))  # type: ignore[attr-defined]
+        return chart, webhook_name
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Delivery | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["can_resend"] = self.has_resend_permission(request)
+            context["resend_url"] = reverse("admin:history_delivery_resend", args=[obj.pk])
+            if obj.request_method:
+                # From the stored, masked headers: the sealed ones must never reach a page.
+                context["curl_command"] = curl_command(
+                    method=obj.request_method, url=obj.request_url, headers=obj.request_headers, body=obj.request_body
+                )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def resend_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_view_permission(request) or not self.has_resend_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        original = self.get_object(request, unquote(object_id))
+        if original is None:
+            raise Http404
+        delivery = sending.resend(original=original, created_by_id=request.user.pk)
+        self.message_user(
+            request,
+            f"Resent to {original.user_id}: this is the new delivery, with the same request as the original.",
+            level=messages.SUCCESS,
+        )
+        return HttpResponseRedirect(_delivery_url(delivery.pk))
+
+    # Columns
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, delivery: Delivery) -> SafeString:
         colours = {"success": "#1b7f3b", "failure": "#b3261e", "pending": "#8a6d00", "sending": "#1f5fa8"}
@@ -126,6 +371,63 @@ class DeliveryAdmin(admin.ModelAdmin):
             delivery.status,
             colours.get(delivery.status, "inherit"),
             delivery.get_status_display(),
+        )
+
+    @admin.display(description="Duration", ordering="duration_ms")
+    def duration_view(self, delivery: Delivery) -> str:
+        return "" if delivery.duration_ms is None else f"{delivery.duration_ms} ms"
+
+    @admin.display(description="Attempts")
+    def attempts_view(self, delivery: Delivery) -> str:
+        text = f"{delivery.attempt_count} of {delivery.max_attempts}"
+        if delivery.status == Delivery.Status.PENDING and delivery.next_attempt_at is not None:
+            text += f", next {_moment(delivery.next_attempt_at)}"
+        return text
+
+    # Detail fields
+
+    @admin.display(description="Webhook")
+    def webhook_link(self, delivery: Delivery) -> SafeString:
+        if delivery.webhook_id is None:
+            return format_html("{} (deleted)", delivery.webhook_name)
+        return format_html(
+            '<a class="webhook-link" href="{}">{}</a>',
+            reverse("admin:channels_webhook_webhook_change", args=[delivery.webhook_id]),
+            delivery.webhook_name,
+        )
+
+    @admin.display(description="Journey")
+    def journey_view(self, delivery: Delivery) -> str:
+        if delivery.journey_id is None:
+            return "—"
+        return f"{delivery.journey_name} (#{delivery.journey_id}), node “{delivery.journey_node_key}”"
+
+    @admin.display(description="Sent by")
+    def created_by_view(self, delivery: Delivery) -> str:
+        if delivery.created_by_id is None:
+            return "—"
+        who = delivery.created_by.get_username() if delivery.created_by else str(delivery.created_by_id)
+        return f"{who} (resent)" if delivery.source == Delivery.Source.RESEND else who
+
+    @admin.display(description="Resent from")
+    def resent_from_view(self, delivery: Delivery) -> SafeString | str:
+        if delivery.resent_from_id is None:
+            return "—"
+        return format_html(
+            '<a class="resent-from" href="{}">the original delivery ({})</a>',
+            _delivery_url(delivery.resent_from_id),
+            delivery.resent_from_id,
+        )
+
+    @admin.display(description="Resent as")
+    def resends_view(self, delivery: Delivery) -> SafeString | str:
+        resends = list(delivery.resends.order_by("created_at").values_list("pk", "created_at", "status"))
+        if not resends:
+            return "—"
+        return format_html_join(
+            "",
+            '<div><a class="resend" href="{}">{}</a> ({})</div>',
+            ((_delivery_url(pk), _moment(created_at), status) for pk, created_at, status in resends),
         )
 
     @admin.display(description="Request")
@@ -148,9 +450,56 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Response body")
     def response_body_view(self, delivery: Delivery) -> SafeString:
-        note = ""
+        notes = []
         if delivery.response_body_is_base64:
-            note += "(binary, shown as base64) "
+            notes.append("Binary body, shown as base64.")
         if delivery.response_body_truncated:
-            note += "(truncated) "
-        return format_html('<pre class="response-body">{}{}</pre>', note, _pretty_body(delivery.response_body))
+            notes.append("Truncated: only the start of the body was kept.")
+        # A base64 body is shown exactly as stored: it is not text, so it is never reformatted.
+        body = delivery.response_body if delivery.response_body_is_base64 else _pretty_body(delivery.response_body)
+        return format_html(
+            '{}<pre class="response-body">{}</pre>',
+            format_html_join("", '<p class="body-note">{}</p>', ((note,) for note in notes)),
+            body,
+        )
+
+    @admin.display(description="Timeline")
+    def attempts_timeline(self, delivery: Delivery) -> SafeString | str:
+        attempts: list[DeliveryAttempt] = list(delivery.attempts.order_by("number"))
+        if not attempts:
+            return "No attempt was made."
+        return format_html(
+            '<ol class="attempt-timeline">{}</ol>',
+            format_html_join("", "{}", ((_attempt_item(attempt),) for attempt in attempts)),
+        )
+
+
+def _attempt_item(attempt: DeliveryAttempt) -> SafeString:
+    if attempt.status_code is not None:
+        result = format_html('<span class="attempt-status">HTTP {}</span>', attempt.status_code)
+    else:
+        result = format_html('<span class="attempt-error">{}</span>', attempt.error_message or attempt.outcome)
+    detail = format_html(" — {}", attempt.error_message) if attempt.status_code is not None and attempt.error_message else ""
+    retry = (
+        format_html(' · <span class="attempt-next">next attempt {}</span>', _moment(attempt.next_attempt_at))
+        if attempt.next_attempt_at
+        else ""
+    )
+    return format_html(
+        '<li class="attempt attempt-{}"><strong>Attempt {}</strong> · {} · {} ms · {}{}{}</li>',
+        attempt.outcome,
+        attempt.number,
+        _moment(attempt.started_at),
+        attempt.duration_ms,
+        result,
+        detail,
+        retry,
+    )
+
+
+def _positive_int(value: object) -> int | None:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return None
+    return number if number > 0 else None

@@ -112,6 +112,9 @@ class Delivery(models.Model):
             models.Index(fields=["project", "user_id", "-created_at"], name="delivery_project_user"),
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
             models.Index(fields=["batch", "status"], name="delivery_batch_status"),
+            # The console lists across projects: its Success/Failure tabs and user filter.
+            models.Index(fields=["status", "-created_at"], name="delivery_status_recent"),
+            models.Index(fields=["user_id", "-created_at"], name="delivery_user_recent"),
         ]
 
     def __str__(self) -> str:

@@ -3,10 +3,13 @@
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncHour
 
 from flarelane.audience.models import Project
+from history.charts import HourlyCount
 from history.models import Delivery, SendBatch
 
 
@@ -97,3 +100,45 @@ def send_batch_get(*, project: Project, batch_id: uuid.UUID | str) -> SendBatch 
 
 def send_progress_recent(*, webhook_id: int, limit: int = 5) -> list[SendProgress]:
     return [send_progress(batch=batch) for batch in SendBatch.objects.filter(webhook_id=webhook_id)[:limit]]
+
+
+class _HourUTC(TruncHour):
+    """TruncHour in UTC, with a fast path on SQLite.
+
+    On SQLite Django truncates through a Python function called once per row, which takes
+    over a second for a week of 100,000 deliveries. SQLite stores datetimes as UTC text, so
+    its own strftime gives the same hour in C. Other databases use TruncHour as it is.
+    """
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        if connection.timezone_name != "UTC" or self.tzinfo is not dt.UTC:
+            return super().as_sqlite(compiler, connection, **extra_context)
+        sql, params = compiler.compile(self.lhs)
+        return f"strftime('%%Y-%%m-%%d %%H:00:00', {sql})", params
+
+
+def delivery_hourly_counts(
+    *, project: Project | None = None, webhook_id: int | None = None, since: dt.datetime
+) -> list[HourlyCount]:
+    """Finished deliveries per UTC hour since `since`, one query grouped by the hour.
+
+    Hours without a finished delivery are absent; pending and sending ones are not counted,
+    since they have no outcome yet.
+    """
+    deliveries = Delivery.objects.filter(created_at__gte=since, status__in=Delivery.FINAL_STATUSES)
+    if project is not None:
+        deliveries = deliveries.filter(project=project)
+    if webhook_id is not None:
+        deliveries = deliveries.filter(webhook_id=webhook_id)
+    rows = (
+        deliveries.annotate(hour=_HourUTC("created_at", tzinfo=dt.UTC))
+        .values("hour")
+        .annotate(
+            # Counting created_at (never null) rather than the id lets an index on
+            # (status, created_at) answer the whole query without reading the rows.
+            success=Count("created_at", filter=Q(status=Delivery.Status.SUCCESS)),
+            failure=Count("created_at", filter=Q(status=Delivery.Status.FAILURE)),
+        )
+        .order_by("hour")
+    )
+    return [HourlyCount(hour=row["hour"], success=row["success"], failure=row["failure"]) for row in rows]
