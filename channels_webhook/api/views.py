@@ -188,7 +188,9 @@ class WebhookViewSet(viewsets.ViewSet):
         # One clear 400 rather than a render_error row per user.
         missing = [name for name in webhook.data_variables if name not in serializer.validated_data["data"]]
         if missing:
-            raise ValidationError({"data": [f"Give a value for each data variable of this webhook; missing: {', '.join(missing)}."]})
+            raise ValidationError(
+                {"data": [f"Give a value for each data variable of this webhook; missing: {', '.join(missing)}."]}
+            )
         try:
             queued = sending.send_to_users(
                 webhook=webhook,
