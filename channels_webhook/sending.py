@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,10 +25,10 @@ from channels_webhook import rate_limit, retry_policy, signing, transport
 from channels_webhook.models import Webhook
 from channels_webhook.rendering import RenderedRequest, RenderFailed, render_context, render_request
 from flarelane.audience.models import EndUser
-from flarelane.audience.selectors import end_users_by_user_ids
+from flarelane.audience.selectors import audience_count, audience_page, end_users_by_user_ids
 from flarelane.sealing import unseal
 from history import services as history
-from history.models import Delivery
+from history.models import Delivery, SendBatch
 from history.selectors import delivery_ids_due, delivery_ids_stranded
 
 logger = logging.getLogger(__name__)
@@ -50,11 +51,31 @@ class QueuedSend:
     delivery_ids: list[str]
 
 
-def _enqueue(delivery_ids: Sequence[uuid.UUID | str]) -> None:
-    from channels_webhook.tasks import enqueue_delivery
+DELIVERIES_PER_TASK = 100
+# A task stops taking new deliveries after this long and queues the rest, so that a chunk
+# of slow receivers stays well inside the queue's task timeout.
+TASK_TIME_BUDGET_SECONDS = 60.0
 
-    for delivery_id in delivery_ids:
-        enqueue_delivery(str(delivery_id))
+
+def _enqueue(delivery_ids: Sequence[uuid.UUID | str]) -> None:
+    """Queue deliveries in chunks: one task per hundred, not one per delivery."""
+    from channels_webhook.tasks import enqueue_deliveries
+
+    ids = [str(delivery_id) for delivery_id in delivery_ids]
+    for start in range(0, len(ids), DELIVERIES_PER_TASK):
+        enqueue_deliveries(ids[start : start + DELIVERIES_PER_TASK])
+
+
+def deliver_many(*, delivery_ids: Sequence[str]) -> int:
+    """Make the next attempt of each delivery; returns how many were handled before the
+    time budget ran out (the rest are queued again)."""
+    started = time.monotonic()
+    for index, delivery_id in enumerate(delivery_ids):
+        if time.monotonic() - started > TASK_TIME_BUDGET_SECONDS:
+            _enqueue(delivery_ids[index:])
+            return index
+        deliver(delivery_id=delivery_id)
+    return len(delivery_ids)
 
 
 def send_to_users(
@@ -83,6 +104,49 @@ def send_to_users(
         ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(lambda: _enqueue(ids))
     return QueuedSend(send_id=str(batch.pk), delivery_ids=[str(pk) for pk in ids])
+
+
+FAN_OUT_CHUNK_SIZE = 1000
+
+
+def send_to_audience(
+    *, webhook: Webhook, audience: dict[str, Any], data: dict[str, Any], source: str, created_by_id: int | None = None
+) -> SendBatch:
+    """Queue a send to every user of an audience; a task creates the deliveries in chunks."""
+    from channels_webhook.tasks import enqueue_fan_out
+
+    total = audience_count(project=webhook.project, audience=audience)
+    with transaction.atomic():
+        batch = history.send_batch_create(
+            project=webhook.project,
+            webhook=webhook,
+            source=source,
+            total=total,
+            created_by_id=created_by_id,
+            audience=audience,
+            data=data,
+        )
+        transaction.on_commit(lambda: enqueue_fan_out(str(batch.pk)))
+    return batch
+
+
+def fan_out(*, batch_id: uuid.UUID | str) -> int:
+    """Create an audience send's deliveries chunk by chunk and queue them. Safe to run twice."""
+    created = 0
+    while True:
+        batch = SendBatch.objects.select_related("webhook", "project").filter(pk=batch_id).first()
+        if batch is None or batch.fan_out_done or batch.cancelled_at is not None or batch.webhook is None:
+            return created
+        users = audience_page(
+            project=batch.project, audience=batch.audience or {}, after_pk=batch.fanned_out_to_user_pk, limit=FAN_OUT_CHUNK_SIZE
+        )
+        deliveries = history.send_batch_fan_out_chunk(
+            batch=batch,
+            recipients=[(user.pk, history.Recipient(user_id=user.user_id, end_user=user)) for user in users],
+            max_attempts=batch.webhook.max_attempts,
+        )
+        _enqueue([delivery.pk for delivery in deliveries])
+        created += len(deliveries)
 
 
 def send_test(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], created_by_id: int | None = None) -> Delivery:

@@ -16,12 +16,30 @@ def _broker() -> Broker:
     return get_broker()
 
 
-def enqueue_delivery(delivery_id: str) -> None:
-    async_task("channels_webhook.tasks.deliver", delivery_id, broker=_broker(), task_name=f"deliver {delivery_id}")
+def enqueue_deliveries(delivery_ids: list[str]) -> None:
+    async_task(
+        "channels_webhook.tasks.deliver_many",
+        delivery_ids,
+        broker=_broker(),
+        task_name=f"deliver {delivery_ids[0]} (+{len(delivery_ids) - 1})",
+    )
+
+
+def enqueue_fan_out(batch_id: str) -> None:
+    async_task("channels_webhook.tasks.fan_out", batch_id, broker=_broker(), task_name=f"fan out send {batch_id}")
+
+
+def deliver_many(delivery_ids: list[str]) -> int:
+    return sending.deliver_many(delivery_ids=delivery_ids)
 
 
 def deliver(delivery_id: str) -> None:
+    """Kept for tasks queued before deliveries were chunked."""
     sending.deliver(delivery_id=delivery_id)
+
+
+def fan_out(batch_id: str) -> int:
+    return sending.fan_out(batch_id=batch_id)
 
 
 def sweep() -> int:

@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 
 from history.models import Delivery, DeliveryAttempt
 from history.selectors import DeliveryFilters, delivery_get, delivery_list, send_batch_get, send_progress
+from history.services import send_batch_cancel
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
@@ -166,6 +168,7 @@ class SendProgressSerializer(serializers.Serializer):
     failure = serializers.IntegerField()
     pending = serializers.IntegerField(help_text="Queued, sending or waiting to retry.")
     created_at = serializers.DateTimeField()
+    cancelled_at = serializers.DateTimeField(allow_null=True)
 
 
 class SendProgressView(APIView):
@@ -176,4 +179,17 @@ class SendProgressView(APIView):
         batch = send_batch_get(project=request.project, batch_id=pk)  # type: ignore[attr-defined]
         if batch is None:
             raise Http404
+        return Response(SendProgressSerializer(send_progress(batch=batch)).data)
+
+
+class SendCancelView(APIView):
+    """POST /api/v1/sends/{id}/cancel: no more deliveries; the waiting ones become cancelled."""
+
+    @extend_schema(request=None, responses=SendProgressSerializer)
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
+        batch = send_batch_get(project=request.project, batch_id=pk)  # type: ignore[attr-defined]
+        if batch is None:
+            raise Http404
+        send_batch_cancel(batch=batch, now=timezone.now())
+        batch.refresh_from_db()
         return Response(SendProgressSerializer(send_progress(batch=batch)).data)

@@ -22,6 +22,13 @@ class SendBatch(models.Model):
     webhook_name = models.CharField(max_length=200)
     source = models.CharField(max_length=16)
     total = models.PositiveIntegerField(default=0)
+    # A send to an audience is fanned out in chunks by a task: what it sends to, the data,
+    # and how far it got (the last user's pk), so a task run twice continues, never repeats.
+    audience = models.JSONField(null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    fanned_out_to_user_pk = models.BigIntegerField(default=0)
+    fan_out_done = models.BooleanField(default=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

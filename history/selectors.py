@@ -74,6 +74,7 @@ class SendProgress:
     failure: int
     pending: int
     created_at: dt.datetime
+    cancelled_at: dt.datetime | None = None
 
     @property
     def done(self) -> int:
@@ -89,8 +90,12 @@ def send_progress(*, batch: SendBatch) -> SendProgress:
         total=batch.total,
         success=counts.get(Delivery.Status.SUCCESS, 0),
         failure=counts.get(Delivery.Status.FAILURE, 0),
-        pending=counts.get(Delivery.Status.PENDING, 0) + counts.get(Delivery.Status.SENDING, 0),
+        pending=counts.get(Delivery.Status.PENDING, 0)
+        + counts.get(Delivery.Status.SENDING, 0)
+        # Users of an audience not yet given a delivery are pending too.
+        + max(0, batch.total - sum(counts.values())) * (batch.cancelled_at is None),
         created_at=batch.created_at,
+        cancelled_at=batch.cancelled_at,
     )
 
 

@@ -66,9 +66,69 @@ class AttemptRecord:
     next_attempt_at: dt.datetime | None
 
 
-def send_batch_create(*, project: Project, webhook: Webhook, source: str, total: int, created_by_id: int | None) -> SendBatch:
+def send_batch_create(
+    *,
+    project: Project,
+    webhook: Webhook,
+    source: str,
+    total: int,
+    created_by_id: int | None,
+    audience: dict[str, object] | None = None,
+    data: dict[str, object] | None = None,
+) -> SendBatch:
     return SendBatch.objects.create(
-        project=project, webhook=webhook, webhook_name=webhook.name, source=source, total=total, created_by_id=created_by_id
+        project=project,
+        webhook=webhook,
+        webhook_name=webhook.name,
+        source=source,
+        total=total,
+        created_by_id=created_by_id,
+        audience=audience,
+        data=data or {},
+        fan_out_done=audience is None,
+    )
+
+
+@transaction.atomic
+def send_batch_fan_out_chunk(
+    *, batch: SendBatch, recipients: Sequence[tuple[int, Recipient]], max_attempts: int
+) -> list[Delivery]:
+    """Create the deliveries of the next chunk of an audience and move the batch's cursor past
+    it, in one transaction: a chunk is created once, whatever happens to the task."""
+    if not recipients:
+        SendBatch.objects.filter(pk=batch.pk).update(fan_out_done=True)
+        return []
+    moved = SendBatch.objects.filter(
+        pk=batch.pk, fanned_out_to_user_pk=batch.fanned_out_to_user_pk, cancelled_at__isnull=True
+    ).update(fanned_out_to_user_pk=recipients[-1][0])
+    if not moved:
+        return []  # another run of the task took this chunk, or the send was cancelled
+    assert batch.webhook is not None
+    deliveries = delivery_create_many(
+        project=batch.project,
+        webhook=batch.webhook,
+        recipients=[recipient for _, recipient in recipients],
+        data=batch.data,
+        source=batch.source,
+        max_attempts=max_attempts,
+        created_by_id=batch.created_by_id,
+        batch=batch,
+    )
+    batch.fanned_out_to_user_pk = recipients[-1][0]
+    return deliveries
+
+
+@transaction.atomic
+def send_batch_cancel(*, batch: SendBatch, now: dt.datetime) -> int:
+    """Stop a send: no more deliveries are created, and the waiting ones end as cancelled."""
+    SendBatch.objects.filter(pk=batch.pk, cancelled_at__isnull=True).update(cancelled_at=now)
+    return Delivery.objects.filter(batch=batch, status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILURE,
+        failure_reason=Delivery.FailureReason.CANCELLED,
+        error_message="Cancelled: the send was cancelled before this was sent.",
+        next_attempt_at=None,
+        completed_at=now,
+        updated_at=now,
     )
 
 

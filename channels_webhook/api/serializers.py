@@ -69,17 +69,39 @@ def validate_data_variables(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+class AudienceSerializer(serializers.Serializer):
+    all = serializers.BooleanField(required=False, help_text="Every user of the project.")
+    tag = serializers.CharField(required=False, max_length=128, help_text="Users whose tag ...")
+    equals = serializers.JSONField(required=False, help_text="... has exactly this value.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("all") is True and "tag" not in attrs:
+            return {"all": True}
+        if attrs.get("tag") and "equals" in attrs and not attrs.get("all"):
+            return {"tag": attrs["tag"], "equals": attrs["equals"]}
+        raise serializers.ValidationError('Give {"all": true} or {"tag": "plan", "equals": "pro"}.')
+
+
 class SendSerializer(serializers.Serializer):
-    user_ids = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=MAX_USERS_PER_SEND)
+    user_ids = serializers.ListField(
+        child=serializers.CharField(max_length=255), min_length=1, max_length=MAX_USERS_PER_SEND, required=False
+    )
+    audience = AudienceSerializer(required=False, help_text="Instead of user_ids: everyone, or users with a tag value.")
     data = serializers.DictField(required=False, default=dict, help_text="Values for the webhook's data variables.")  # type: ignore[assignment]
 
     def validate_data(self, data: dict[str, Any]) -> dict[str, Any]:
         return validate_data_variables(data)
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("user_ids" in attrs) == ("audience" in attrs):
+            raise serializers.ValidationError("Give either user_ids or audience.")
+        return attrs
+
 
 class SendResultSerializer(serializers.Serializer):
     send_id = serializers.UUIDField(help_text="Follow progress at /api/v1/sends/{send_id}.")
-    delivery_ids = serializers.ListField(child=serializers.UUIDField())
+    delivery_ids = serializers.ListField(child=serializers.UUIDField(), required=False, help_text="For user_ids sends.")
+    total = serializers.IntegerField(required=False, help_text="For audience sends: how many users it goes to.")
 
 
 class SingleUserSendSerializer(serializers.Serializer):

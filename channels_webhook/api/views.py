@@ -191,6 +191,15 @@ class WebhookViewSet(viewsets.ViewSet):
             raise ValidationError(
                 {"data": [f"Give a value for each data variable of this webhook; missing: {', '.join(missing)}."]}
             )
+        if "audience" in serializer.validated_data:
+            batch = sending.send_to_audience(
+                webhook=webhook,
+                audience=serializer.validated_data["audience"],
+                data=serializer.validated_data["data"],
+                source="api",
+                created_by_id=_staff_id(request),
+            )
+            return Response({"send_id": str(batch.pk), "total": batch.total}, status=status.HTTP_202_ACCEPTED)
         try:
             queued = sending.send_to_users(
                 webhook=webhook,

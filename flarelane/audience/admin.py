@@ -27,6 +27,7 @@ class EndUserAdmin(admin.ModelAdmin):
     list_display = ["user_id", "name", "email", "tags_summary", "country", "project", "updated_at"]
     list_filter = ["project", "country", "language"]
     search_fields = ["user_id", "email", "name", "phone_number"]
+
     @admin.display(description="Tags")
     def tags_summary(self, end_user: EndUser) -> str:
         text = ", ".join(f"{key}={value}" for key, value in (end_user.tags or {}).items())

@@ -1,6 +1,7 @@
 """Reads for projects, API keys and end users."""
 
 import hmac
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
@@ -51,3 +52,20 @@ def end_user_search(*, project: Project, query: str, limit: int) -> list[EndUser
     if not exact:
         exact = list(users.filter(user_id=query)[:1])
     return (exact + [user for user in found if user.user_id != query])[:limit]
+
+
+def _audience_filter(audience: dict[str, Any]) -> Q:
+    """{"all": true} or {"tag": "plan", "equals": "pro"} as a filter on users."""
+    if audience.get("all") is True:
+        return Q()
+    return Q(**{f"tags__{audience['tag']}": audience["equals"]})
+
+
+def audience_count(*, project: Project, audience: dict[str, Any]) -> int:
+    return EndUser.objects.filter(Q(project=project) & _audience_filter(audience)).count()
+
+
+def audience_page(*, project: Project, audience: dict[str, Any], after_pk: int, limit: int) -> list[EndUser]:
+    """The next users of an audience in pk order, with only what a delivery needs."""
+    users = EndUser.objects.filter(Q(project=project) & _audience_filter(audience), pk__gt=after_pk)
+    return list(users.order_by("pk").only("pk", "user_id")[:limit])
