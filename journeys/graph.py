@@ -103,7 +103,8 @@ def parse_graph(nodes: Sequence[Mapping[str, Any]], edges: Sequence[Mapping[str,
 
 def _branches(node: Node) -> tuple[str, ...]:
     if node.type == "split":
-        return tuple(str(branch.get("key", "")) for branch in node.config.get("branches", []))
+        branches = node.config.get("branches")
+        return tuple(str(b.get("key", "")) for b in branches if isinstance(b, Mapping)) if isinstance(branches, list) else ()
     return BRANCHES_BY_TYPE.get(node.type, ())
 
 
@@ -124,8 +125,10 @@ def _config_problems(node: Node, webhook_variables: Mapping[int, Sequence[str]])
             return [f"{where}: op must be one of {', '.join(CONDITION_OPS)}."]
     elif node.type == "split":
         branches = config.get("branches") or []
-        keys = [str(b.get("key", "")) for b in branches if isinstance(b, Mapping)]
-        percents = [b.get("percent") for b in branches if isinstance(b, Mapping)]
+        if not isinstance(branches, list) or not all(isinstance(b, Mapping) for b in branches):
+            return [f"{where}: a split needs at least two branches with distinct keys."]
+        keys = [str(b.get("key", "")) for b in branches]
+        percents = [b.get("percent") for b in branches]
         if len(keys) < 2 or len(set(keys)) != len(keys) or not all(keys):
             return [f"{where}: a split needs at least two branches with distinct keys."]
         whole = [p for p in percents if isinstance(p, int) and not isinstance(p, bool) and p >= 0]
@@ -136,6 +139,8 @@ def _config_problems(node: Node, webhook_variables: Mapping[int, Sequence[str]])
         if not isinstance(webhook_id, int) or webhook_id not in webhook_variables:
             return [f"{where}: pick a webhook of this project."]
         data = config.get("data") or {}
+        if not isinstance(data, Mapping):
+            return [f"{where}: data must be an object of the webhook's data variables."]
         missing = [name for name in webhook_variables[webhook_id] if not str(data.get(name, "")).strip()]
         if missing:
             return [f"{where}: fill the webhook's data variables: {', '.join(missing)}."]
@@ -230,7 +235,9 @@ def condition_holds(config: Mapping[str, Any], context: Mapping[str, Any]) -> bo
     if op == "not_equals":
         return not (value == expected or str(value) == str(expected))
     if op == "contains":
-        return str(expected) in value if isinstance(value, (list, tuple)) else str(expected) in str(value)
+        if isinstance(value, (list, tuple)):
+            return any(item == expected or str(item) == str(expected) for item in value)
+        return str(expected) in str(value)
     left, right = _number(value), _number(expected)
     if left is None or right is None:
         return False
@@ -268,7 +275,7 @@ def delay_until(config: Mapping[str, Any], *, now: Any, time_zone: str) -> Any:
     if until:
         try:
             zone = ZoneInfo(time_zone) if time_zone else dt.UTC
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tz folder name such as "Asia"
             zone = dt.UTC  # an unknown zone on the user falls back to UTC rather than stalling the run
         local = now.astimezone(zone)
         hour, minute = (int(part) for part in str(until).split(":"))
