@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_ENV := DEBUG=true DEMO_RECEIVER_ENABLED=true WEBHOOK_ALLOWED_NETWORKS=127.0.0.1/32
 
-.PHONY: run test lint install install-dev bench clean
+.PHONY: run test lint install install-dev bench api-fuzz clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -38,6 +38,10 @@ lint: install-dev
 test: lint
 	@test -x /usr/bin/chromium || echo "NOTE: no Chromium at /usr/bin/chromium, so the browser tests are skipped (apt-get install chromium runs them)."
 	$(BIN)/pytest
+
+# schemathesis against a live server on 127.0.0.1 with a fresh database (CI runs it).
+api-fuzz: install-dev
+	bash .ci/api-fuzz
 
 # Speed and memory figures (not pass/fail tests): see docs/benchmarks.md.
 bench: install-dev

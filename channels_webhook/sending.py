@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from channels_webhook import rate_limit, retry_policy, signing, transport
 from channels_webhook.models import Webhook
-from channels_webhook.rendering import RenderedRequest, RenderFailed, render_context, render_request
+from channels_webhook.rendering import RenderedRequest, RenderFailed, RequestTemplate, render_context, render_request
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import audience_count, audience_page, end_users_by_user_ids
 from flarelane.sealing import unseal
@@ -34,9 +35,6 @@ from history.selectors import delivery_ids_due, delivery_ids_stranded
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH_SIZE = 1000
-# A pending delivery whose task has not started after this long is taken to be lost (for
-# example pulled from Redis by a worker that was then killed) and is enqueued again.
-STRANDED_AFTER_SECONDS = 300
 
 
 class UnknownUsers(Exception):
@@ -66,18 +64,6 @@ def _enqueue(delivery_ids: Sequence[uuid.UUID | str]) -> None:
         enqueue_deliveries(ids[start : start + DELIVERIES_PER_TASK])
 
 
-def deliver_many(*, delivery_ids: Sequence[str]) -> int:
-    """Make the next attempt of each delivery; returns how many were handled before the
-    time budget ran out (the rest are queued again)."""
-    started = time.monotonic()
-    for index, delivery_id in enumerate(delivery_ids):
-        if time.monotonic() - started > TASK_TIME_BUDGET_SECONDS:
-            _enqueue(delivery_ids[index:])
-            return index
-        deliver(delivery_id=delivery_id)
-    return len(delivery_ids)
-
-
 def send_to_users(
     *, webhook: Webhook, user_ids: Sequence[str], data: dict[str, Any], source: str, created_by_id: int | None = None
 ) -> QueuedSend:
@@ -91,17 +77,16 @@ def send_to_users(
         batch = history.send_batch_create(
             project=webhook.project, webhook=webhook, source=source, total=len(unique_ids), created_by_id=created_by_id
         )
-        deliveries = history.delivery_create_many(
+        ids = history.delivery_create_many(
             project=webhook.project,
             webhook=webhook,
-            recipients=[history.Recipient(user_id=user_id, end_user=users[user_id]) for user_id in unique_ids],
+            recipients=[history.Recipient(user_id=user_id, end_user_id=users[user_id].pk) for user_id in unique_ids],
             data=data,
             source=source,
             max_attempts=webhook.max_attempts,
             created_by_id=created_by_id,
             batch=batch,
         )
-        ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(lambda: _enqueue(ids))
     return QueuedSend(send_id=str(batch.pk), delivery_ids=[str(pk) for pk in ids])
 
@@ -140,28 +125,28 @@ def fan_out(*, batch_id: uuid.UUID | str) -> int:
         users = audience_page(
             project=batch.project, audience=batch.audience or {}, after_pk=batch.fanned_out_to_user_pk, limit=FAN_OUT_CHUNK_SIZE
         )
-        deliveries = history.send_batch_fan_out_chunk(
+        ids = history.send_batch_fan_out_chunk(
             batch=batch,
-            recipients=[(user.pk, history.Recipient(user_id=user.user_id, end_user=user)) for user in users],
+            recipients=[(pk, history.Recipient(user_id=user_id, end_user_id=pk)) for pk, user_id in users],
             max_attempts=batch.webhook.max_attempts,
         )
-        _enqueue([delivery.pk for delivery in deliveries])
-        created += len(deliveries)
+        _enqueue(ids)
+        created += len(ids)
 
 
 def send_test(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], created_by_id: int | None = None) -> Delivery:
     """Send now, once, and return the finished delivery (nothing is queued or retried)."""
-    (delivery,) = history.delivery_create_many(
+    (delivery_id,) = history.delivery_create_many(
         project=webhook.project,
         webhook=webhook,
-        recipients=[history.Recipient(user_id=end_user.user_id, end_user=end_user)],
+        recipients=[history.Recipient(user_id=end_user.user_id, end_user_id=end_user.pk)],
         data=data,
         source=Delivery.Source.TEST,
         max_attempts=1,
         created_by_id=created_by_id,
     )
-    deliver(delivery_id=delivery.pk)
-    return Delivery.objects.get(pk=delivery.pk)
+    deliver(delivery_id=delivery_id)
+    return Delivery.objects.get(pk=delivery_id)
 
 
 def send_for_journey(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any], origin: history.JourneyOrigin) -> Delivery:
@@ -170,34 +155,36 @@ def send_for_journey(*, webhook: Webhook, end_user: EndUser, data: dict[str, Any
     Retries, if any, go through the sweeper like every other send; the journey engine
     follows the delivery until it is final.
     """
-    (delivery,) = history.delivery_create_many(
+    (delivery_id,) = history.delivery_create_many(
         project=webhook.project,
         webhook=webhook,
-        recipients=[history.Recipient(user_id=end_user.user_id, end_user=end_user)],
+        recipients=[history.Recipient(user_id=end_user.user_id, end_user_id=end_user.pk)],
         data=data,
         source=Delivery.Source.JOURNEY,
         max_attempts=webhook.max_attempts,
         journey=origin,
     )
-    deliver(delivery_id=delivery.pk)
-    return Delivery.objects.get(pk=delivery.pk)
+    deliver(delivery_id=delivery_id)
+    return Delivery.objects.get(pk=delivery_id)
 
 
 def fail_for_journey(
     *, webhook: Webhook, end_user: EndUser, origin: history.JourneyOrigin, reason: str, message: str
 ) -> Delivery:
     """A journey's webhook node whose own data could not be rendered: recorded, never sent."""
-    (delivery,) = history.delivery_create_many(
+    (delivery_id,) = history.delivery_create_many(
         project=webhook.project,
         webhook=webhook,
-        recipients=[history.Recipient(user_id=end_user.user_id, end_user=end_user)],
+        recipients=[history.Recipient(user_id=end_user.user_id, end_user_id=end_user.pk)],
         data={},
         source=Delivery.Source.JOURNEY,
         max_attempts=webhook.max_attempts,
         journey=origin,
     )
+    delivery = Delivery.objects.get(pk=delivery_id)
     history.delivery_fail_before_sending(delivery=delivery, reason=reason, message=message, now=timezone.now())
-    return Delivery.objects.get(pk=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
 
 
 def resend(*, original: Delivery, created_by_id: int | None) -> Delivery:
@@ -288,18 +275,35 @@ def _request_to_send(delivery: Delivery) -> transport.OutgoingRequest:
     )
 
 
-def _render_and_store(delivery: Delivery, now: dt.datetime) -> bool:
-    """Render the delivery's request once. False when it failed and nothing may be sent."""
+@dataclass
+class _Prepared:
+    """A claimed delivery made ready: the request to send, or why nothing may be sent."""
+
+    delivery: Delivery
+    request: transport.OutgoingRequest | None = None
+    stored: history.StoredRequest | None = None  # rendered now, for the first time
+    failure_reason: str = ""
+    failure_message: str = ""
+
+
+def _prepare(delivery: Delivery, templates: dict[int, RequestTemplate]) -> _Prepared:
+    """Render the request once (later attempts reuse the stored bytes) or say why not."""
+    stopped = _stopped_webhook_message(delivery)
+    if stopped:
+        return _Prepared(delivery, failure_reason="cancelled", failure_message=stopped)
+    if delivery.request_method:
+        return _Prepared(delivery, request=_request_to_send(delivery))
     webhook, end_user = delivery.webhook, delivery.end_user
-    assert webhook is not None  # deliver() cancels deliveries of deleted webhooks first
+    assert webhook is not None
     if end_user is None:
-        history.delivery_fail_before_sending(
-            delivery=delivery, reason="render_error", message="The user was deleted before the delivery was sent.", now=now
+        return _Prepared(
+            delivery, failure_reason="render_error", failure_message="The user was deleted before the delivery was sent."
         )
-        return False
+    if webhook.pk not in templates:  # secret headers are decrypted once per webhook, not per user
+        templates[webhook.pk] = webhook.request_template()
     try:
         rendered = render_request(
-            webhook.request_template(),
+            templates[webhook.pk],
             user_context(
                 end_user=end_user,
                 data=delivery.data,
@@ -309,22 +313,19 @@ def _render_and_store(delivery: Delivery, now: dt.datetime) -> bool:
             ),
         )
     except RenderFailed as failed:
-        history.delivery_fail_before_sending(delivery=delivery, reason=failed.reason, message=failed.message, now=now)
-        return False
+        return _Prepared(delivery, failure_reason=failed.reason, failure_message=failed.message)
     # Headers the product adds are part of the stored request, so history shows what went
     # out and every retry sends them unchanged.
     rendered = _with_product_headers(rendered, webhook, str(delivery.pk))
-    history.delivery_store_request(
-        delivery=delivery,
-        request=history.StoredRequest(
-            method=rendered.method,
-            url=rendered.url,
-            headers=rendered.headers,
-            masked_headers=tuple(rendered.masked_headers()),
-            body=rendered.body_text(),
-        ),
+    stored = history.StoredRequest(
+        method=rendered.method,
+        url=rendered.url,
+        headers=rendered.headers,
+        masked_headers=tuple(rendered.masked_headers()),
+        body=rendered.body_text(),
     )
-    return True
+    request = transport.OutgoingRequest(method=rendered.method, url=rendered.url, headers=rendered.headers, body=rendered.body)
+    return _Prepared(delivery, request=request, stored=stored)
 
 
 def _signed(
@@ -352,32 +353,23 @@ def _stopped_webhook_message(delivery: Delivery) -> str:
     return ""
 
 
-def deliver(*, delivery_id: uuid.UUID | str) -> None:
-    """Make the next attempt of a delivery if it is due. Safe to call twice: the claim decides."""
-    now = timezone.now()
-    delivery = history.delivery_claim(delivery_id=delivery_id, now=now, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
-    if delivery is None:
-        return
-    stopped = _stopped_webhook_message(delivery)
-    if stopped:
-        history.delivery_fail_before_sending(delivery=delivery, reason="cancelled", message=stopped, now=now)
-        return
-    if not delivery.request_method and not _render_and_store(delivery, now):
-        return
-    webhook = delivery.webhook
-    request = _request_to_send(delivery)
-    timeout_seconds = webhook.timeout_seconds if webhook else 10
+def _attempt(prepared: _Prepared) -> history.AttemptRecord:
+    """One HTTP attempt, judged. Safe in a worker thread: it touches the database only for a
+    rate-limited webhook, and those are sent from the task's own thread."""
+    delivery, webhook = prepared.delivery, prepared.delivery.webhook
+    assert prepared.request is not None and webhook is not None
+    request = prepared.request
     slot_id = None
-    if webhook is not None and webhook.rate_limit_per_second:
+    if webhook.rate_limit_per_second:
         slot_id = rate_limit.take_send_slot(
-            webhook_id=webhook.pk, per_second=webhook.rate_limit_per_second, hold_seconds=timeout_seconds
+            webhook_id=webhook.pk, per_second=webhook.rate_limit_per_second, hold_seconds=webhook.timeout_seconds
         )
-    if webhook is not None and webhook.is_signed:
+    if webhook.is_signed:
         request = _signed(request, webhook, str(delivery.pk), timezone.now())
     try:
         result = transport.send(
             request,
-            timeout_seconds=timeout_seconds,
+            timeout_seconds=webhook.timeout_seconds,
             body_limit=settings.HISTORY_RESPONSE_BODY_LIMIT,
             allowed_networks=tuple(settings.WEBHOOK_ALLOWED_NETWORKS),
             user_agent=settings.WEBHOOK_USER_AGENT,
@@ -395,32 +387,95 @@ def deliver(*, delivery_id: uuid.UUID | str) -> None:
         max_attempts=delivery.max_attempts,
         now=finished,
     )
-    recorded = history.delivery_record_attempt(
-        delivery=delivery,
-        attempt=history.AttemptRecord(
-            started_at=result.started_at,
-            duration_ms=result.duration_ms,
-            outcome=result.outcome,
-            status_code=result.status_code,
-            response_headers=result.headers,
-            response_body=result.body,
-            response_body_truncated=result.body_truncated,
-            verdict=decision.verdict,
-            failure_reason=decision.failure_reason,
-            message=decision.message,
-            next_attempt_at=decision.retry_at,
-        ),
-        now=finished,
+    return history.AttemptRecord(
+        started_at=result.started_at,
+        duration_ms=result.duration_ms,
+        outcome=result.outcome,
+        status_code=result.status_code,
+        response_headers=result.headers,
+        response_body=result.body,
+        response_body_truncated=result.body_truncated,
+        verdict=decision.verdict,
+        failure_reason=decision.failure_reason,
+        message=decision.message,
+        next_attempt_at=decision.retry_at,
     )
-    if not recorded:
-        logger.warning("Delivery %s was taken over by another worker before its attempt was recorded", delivery_id)
+
+
+_sender_pool: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    # One pool per process: with a slow receiver, throughput is requests in flight over
+    # latency, so a worker keeps several requests open at once.
+    global _sender_pool
+    if _sender_pool is None:
+        _sender_pool = ThreadPoolExecutor(max_workers=settings.WEBHOOK_SEND_CONCURRENCY, thread_name_prefix="webhook-send")
+    return _sender_pool
+
+
+def _deliver_group(delivery_ids: Sequence[uuid.UUID | str]) -> None:
+    now = timezone.now()
+    claimed = history.deliveries_claim(delivery_ids=delivery_ids, now=now, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
+    if not claimed:
+        return
+    templates: dict[int, RequestTemplate] = {}
+    prepared = [_prepare(delivery, templates) for delivery in claimed]
+    sendable = [p for p in prepared if p.request is not None]
+    limited = [p for p in sendable if p.delivery.webhook and p.delivery.webhook.rate_limit_per_second]
+    free = [p for p in sendable if p not in limited]
+    attempts: dict[object, history.AttemptRecord] = {}
+    if len(free) > 1 and settings.WEBHOOK_SEND_CONCURRENCY > 1:
+        attempts.update(zip([p.delivery.pk for p in free], _pool().map(_attempt, free), strict=True))
+    else:
+        attempts.update((p.delivery.pk, _attempt(p)) for p in free)
+    attempts.update((p.delivery.pk, _attempt(p)) for p in limited)
+    recorded = history.deliveries_record(
+        outcomes=[
+            history.DeliveryOutcome(
+                delivery=p.delivery,
+                request=p.stored,
+                attempt=attempts.get(p.delivery.pk),
+                failure_reason=p.failure_reason,
+                failure_message=p.failure_message,
+            )
+            for p in prepared
+        ],
+        lease=claimed[0].lease_expires_at,  # type: ignore[arg-type]
+        now=timezone.now(),
+    )
+    if recorded < len(prepared):
+        logger.warning(
+            "%d deliveries were taken over by another worker before their attempt was recorded", len(prepared) - recorded
+        )
+
+
+def deliver_many(*, delivery_ids: Sequence[uuid.UUID | str]) -> int:
+    """Make the next attempt of each due delivery, a group at a time (claimed, sent, recorded
+    together); returns how many ids were handled before the time budget ran out (the rest
+    are queued again). Safe to run twice: the claim decides."""
+    started = time.monotonic()
+    group = max(1, 2 * settings.WEBHOOK_SEND_CONCURRENCY)
+    for start in range(0, len(delivery_ids), group):
+        if start and time.monotonic() - started > TASK_TIME_BUDGET_SECONDS:
+            _enqueue(delivery_ids[start:])
+            return start
+        _deliver_group(delivery_ids[start : start + group])
+    return len(delivery_ids)
+
+
+def deliver(*, delivery_id: uuid.UUID | str) -> None:
+    """Make the next attempt of one delivery if it is due (the same path as a group of one)."""
+    deliver_many(delivery_ids=[delivery_id])
 
 
 def sweep() -> int:
     """Enqueue retries that are due, deliveries whose worker died, and lost tasks."""
     now = timezone.now()
     due = delivery_ids_due(now=now, limit=SWEEP_BATCH_SIZE)
-    stranded = delivery_ids_stranded(created_before=now - dt.timedelta(seconds=STRANDED_AFTER_SECONDS), limit=SWEEP_BATCH_SIZE)
+    stranded = delivery_ids_stranded(
+        created_before=now - dt.timedelta(seconds=settings.DELIVERY_STRANDED_SECONDS), limit=SWEEP_BATCH_SIZE
+    )
     ids = list(dict.fromkeys([*due, *stranded]))
     _enqueue(ids)
     return len(ids)

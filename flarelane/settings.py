@@ -22,6 +22,8 @@ if DJANGO_ENV not in ("development", "production"):
     raise ImproperlyConfigured("DJANGO_ENV must be 'development' or 'production'.")
 IS_PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DEBUG", default=False)
+if IS_PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be false when DJANGO_ENV is production: it shows settings and code to anyone.")
 if IS_PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")  # ImproperlyConfigured when missing
 else:
@@ -31,7 +33,10 @@ else:
 # so it can be set on its own. Comma-separated: the first encrypts, all decrypt.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[SECRET_KEY])
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+if IS_PRODUCTION:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")  # the public host names; no default can be right
+else:
+    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -61,6 +66,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if IS_PRODUCTION:
+    # gunicorn serves the collected static files itself (the console's CSS, Swagger UI),
+    # so no separate web server is needed; development keeps runserver's own handling.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "flarelane.urls"
 WSGI_APPLICATION = "flarelane.wsgi.application"
@@ -80,7 +89,10 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if IS_PRODUCTION:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+else:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while a worker writes; IMMEDIATE takes the write lock
     # at BEGIN so two writers queue on `timeout` instead of failing with "database is locked".
@@ -94,7 +106,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Throttle counters and the per-webhook rate limits live in the cache, so every process
+# must share one: local memory is per process, hence required to be named in production.
+if IS_PRODUCTION:
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+else:
+    CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -107,7 +124,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = BASE_DIR / env.str("STATIC_ROOT", default="staticfiles")  # an absolute path wins
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Production serves hashed, compressed copies made by collectstatic, cacheable forever;
+    # development and tests have no collectstatic run, so they use the plain files.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # django-q2. `timeout` bounds one task (a chunk of sends, each with its own deadline);
 # `retry` is how long the ORM broker waits before handing an unacknowledged task out again,
@@ -141,7 +168,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
+    # Each key, and each staff member, has its own budget; over it the answer is 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "flarelane.audience.throttling.ApiKeyRateThrottle",
+        "flarelane.audience.throttling.StaffRateThrottle",
+    ],
 }
+# Requests per key (and per staff session): "N/s", "N/min", "N/hour" or "N/day". The counters
+# live in the cache (CACHE_URL), so they are shared only when the cache is (Redis).
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="6000/min")
+API_STAFF_THROTTLE_RATE = env.str("API_STAFF_THROTTLE_RATE", default="6000/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Webhook channel API",
     "DESCRIPTION": "Users, webhooks, sends and the send history. Authenticate with `Authorization: Bearer <project API key>`.",
@@ -157,8 +193,13 @@ SPECTACULAR_SETTINGS = {
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 HISTORY_RESPONSE_BODY_LIMIT = env.int("HISTORY_RESPONSE_BODY_LIMIT", default=64 * 1024)
 WEBHOOK_USER_AGENT = env.str("WEBHOOK_USER_AGENT", default="flarelane-webhooks/1.0")
+# Requests a worker process keeps in flight at once (for slow receivers; 1 sends one by one).
+WEBHOOK_SEND_CONCURRENCY = env.int("WEBHOOK_SEND_CONCURRENCY", default=16)
 # How long a worker may hold a delivery in `sending` before the sweeper takes it back.
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=Q_TASK_TIMEOUT_SECONDS + 30)
+# A queued delivery whose task has not started after this long is taken to be lost (pulled
+# from Redis by a worker that was then killed) and queued again; the claim stops a double send.
+DELIVERY_STRANDED_SECONDS = env.int("DELIVERY_STRANDED_SECONDS", default=300)
 
 # The built-in demo receiver (a URL that records and answers what it gets) and where it
 # lives; the seeded demo webhooks point at it. Off unless asked for (`make run` turns it on).
@@ -179,6 +220,21 @@ LOGGING = {
     },
 }
 
-# Behind TLS in production set these to true (see README, "Production").
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# How long the send history is kept, in days (0 keeps it forever); pruned hourly in batches.
+HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", default=30)
+
+# HTTPS. Production defaults to TLS everywhere; behind a proxy that ends TLS, set
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https so Django sees the original scheme
+# (only when the proxy overwrites that header, or clients could claim HTTPS).
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=IS_PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=IS_PRODUCTION)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+# Load balancers probe over plain HTTP; a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https.")
+SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1]) if _proxy_ssl_header else None
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=IS_PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=IS_PRODUCTION)

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from flarelane.audience.idempotency import idempotent
 from flarelane.audience.selectors import end_user_get
 from flarelane.audience.services import end_user_put
 from journeys import graph as graphs
@@ -213,6 +214,7 @@ class EventsView(APIView):
     """POST /api/v1/events: one event or a list; users are created when they do not exist."""
 
     @extend_schema(request=EventSerializer(many=True), responses={200: OpenApiTypes.OBJECT})
+    @idempotent
     def post(self, request: Request) -> Response:
         many = isinstance(request.data, list)
         if many and len(request.data) > MAX_EVENTS_PER_CALL:

@@ -143,9 +143,12 @@ def journey_archive(*, journey: Journey) -> Journey:
 
 @transaction.atomic
 def journey_duplicate(*, journey: Journey) -> Journey:
+    suffix = " (copy)"
+    # A name already at the column's limit is shortened, or the copy would not fit (PostgreSQL refuses it).
+    max_length = Journey._meta.get_field("name").max_length or 200
     copy = Journey.objects.create(
         project=journey.project,
-        name=f"{journey.name} (copy)",
+        name=journey.name[: max_length - len(suffix)] + suffix,
         **{f: getattr(journey, f) for f in JOURNEY_FIELDS if f != "name"},
         duplicated_from=journey,
     )

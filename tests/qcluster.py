@@ -34,10 +34,12 @@ def purge_broker() -> None:
 
 @contextmanager
 def running_qcluster(
-    log_path: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None
+    log_path: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None, purge: bool = True
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A cluster in its own process group; stopped (or already killed by the test) on exit."""
-    purge_broker()
+    """A cluster in its own process group; stopped (or already killed by the test) on exit.
+    `purge=False` for a second cluster sharing the queue with a first."""
+    if purge:
+        purge_broker()
     env = {
         **os.environ,
         "DATABASE_URL": test_database_url(),
@@ -64,7 +66,8 @@ def running_qcluster(
                 except subprocess.TimeoutExpired:
                     os.killpg(cluster.pid, signal.SIGKILL)
                     cluster.wait()
-            purge_broker()
+            if purge:
+                purge_broker()
 
 
 def kill_cluster_hard(cluster: subprocess.Popen[bytes]) -> None:

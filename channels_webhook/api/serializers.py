@@ -22,6 +22,12 @@ class HeaderSerializer(serializers.Serializer):
     )
     secret = serializers.BooleanField(default=False, help_text="Stored encrypted and shown masked everywhere.")
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A PATCH makes every field optional, nested ones too; a header without a name is never valid.
+        if "name" not in attrs:
+            raise serializers.ValidationError({"name": ["Each header needs a name."]})
+        return attrs
+
 
 class WebhookSerializer(serializers.ModelSerializer):
     headers = HeaderSerializer(many=True, required=False)

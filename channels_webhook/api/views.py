@@ -35,6 +35,7 @@ from channels_webhook.services import (
     webhook_rotate_signing_secret,
     webhook_update,
 )
+from flarelane.audience.idempotency import idempotent
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get
 from history.api import DeliveryDetailSerializer, DeliverySerializer
@@ -178,6 +179,7 @@ class WebhookViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(request=SendSerializer, responses={202: SendResultSerializer})
+    @idempotent
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: str) -> Response:
         webhook = self._get(request, pk)

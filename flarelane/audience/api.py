@@ -5,15 +5,24 @@ from typing import Any
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get, end_user_list
-from flarelane.audience.services import USER_ATTRIBUTE_FIELDS, end_user_delete, end_user_patch, end_user_put
+from flarelane.audience.services import (
+    USER_ATTRIBUTE_FIELDS,
+    UserInput,
+    end_user_delete,
+    end_user_patch,
+    end_user_put,
+    end_users_put_many,
+)
 
 MAX_TAGS = 200
+MAX_USERS_PER_CALL = 1000
 
 
 class EndUserSerializer(serializers.ModelSerializer):
@@ -31,6 +40,18 @@ class EndUserSerializer(serializers.ModelSerializer):
             if not key or len(key) > 128:
                 raise serializers.ValidationError("Tag names must be 1 to 128 characters.")
         return tags
+
+
+class EndUserBatchItemSerializer(EndUserSerializer):
+    user_id = serializers.CharField(max_length=255, help_text="The project's own id for the user.")
+
+    class Meta(EndUserSerializer.Meta):
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class BatchPutResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text="Users that did not exist before.")
+    replaced = serializers.IntegerField(help_text="Existing users whose attributes and tags were replaced.")
 
 
 class EndUserPatchSerializer(EndUserSerializer):
@@ -77,6 +98,51 @@ class EndUserViewSet(viewsets.ViewSet):
         tags = values.pop("tags", {})
         end_user, created = end_user_put(project=request.project, user_id=user_id, attributes=values, tags=tags)  # type: ignore[attr-defined]
         return Response(EndUserSerializer(end_user).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        operation_id="users_batch_put",
+        summary=f"Create or replace up to {MAX_USERS_PER_CALL} users",
+        request=EndUserBatchItemSerializer(many=True),
+        responses={200: BatchPutResultSerializer},
+    )
+    def batch_put(self, request: Request) -> Response:
+        """PUT /api/v1/users: each user exactly as PUT /users/{user_id} would; all or none."""
+        items = request.data
+        if not isinstance(items, list) or not items:
+            raise ValidationError(
+                {"users": [f"Send a JSON list of 1 to {MAX_USERS_PER_CALL} users, each {{user_id, attributes, tags}}."]}
+            )
+        if len(items) > MAX_USERS_PER_CALL:
+            raise ValidationError(
+                {
+                    "users": [
+                        f"At most {MAX_USERS_PER_CALL} users per call; this call has {len(items)}. Split it into smaller calls."
+                    ]
+                }
+            )
+        users: list[UserInput] = []
+        problems: list[dict[str, Any]] = []
+        first_index: dict[str, int] = {}
+        for index, item in enumerate(items):
+            serializer = EndUserBatchItemSerializer(data=item)
+            if not serializer.is_valid():
+                user_id = item.get("user_id") if isinstance(item, dict) else None
+                problems.append({"index": index, "user_id": user_id, "errors": serializer.errors})
+                continue
+            values = dict(serializer.validated_data)
+            user_id = values.pop("user_id")
+            if user_id in first_index:
+                message = f"User '{user_id}' is already item {first_index[user_id]} of this call; send each user once."
+                problems.append({"index": index, "user_id": user_id, "errors": {"user_id": [message]}})
+                continue
+            first_index[user_id] = index
+            users.append(UserInput(user_id=user_id, attributes=values, tags=values.pop("tags", {})))
+        if problems:
+            # Nothing is written: the caller fixes the named items and sends the call again.
+            # A Response, not ValidationError, which would turn each index into a string.
+            return Response({"users": problems}, status=status.HTTP_400_BAD_REQUEST)
+        result = end_users_put_many(project=request.project, users=users)  # type: ignore[attr-defined]
+        return Response({"created": len(result.created), "replaced": len(result.replaced)})
 
     @extend_schema(request=EndUserPatchSerializer, responses=EndUserSerializer)
     def partial_update(self, request: Request, user_id: str) -> Response:

@@ -87,3 +87,25 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} ({self.end_user_id})"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored answer to a call made with an `Idempotency-Key`, replayed to its retries.
+
+    The row is inserted before the call runs and committed with the call's own writes, so
+    the unique (project, key) makes a concurrent duplicate wait, then replay.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, path and body: the same key with another request is refused.
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "key"], name="idempotency_key_once_per_project")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -65,7 +65,7 @@ def audience_count(*, project: Project, audience: dict[str, Any]) -> int:
     return EndUser.objects.filter(Q(project=project) & _audience_filter(audience)).count()
 
 
-def audience_page(*, project: Project, audience: dict[str, Any], after_pk: int, limit: int) -> list[EndUser]:
-    """The next users of an audience in pk order, with only what a delivery needs."""
+def audience_page(*, project: Project, audience: dict[str, Any], after_pk: int, limit: int) -> list[tuple[int, str]]:
+    """The next users of an audience in pk order, as (pk, user_id): all a delivery needs."""
     users = EndUser.objects.filter(Q(project=project) & _audience_filter(audience), pk__gt=after_pk)
-    return list(users.order_by("pk").only("pk", "user_id")[:limit])
+    return list(users.order_by("pk").values_list("pk", "user_id")[:limit])

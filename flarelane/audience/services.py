@@ -1,13 +1,15 @@
 """Writes for projects, API keys and end users. Each function is one transaction."""
 
+import datetime as dt
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flarelane.audience.models import ApiKey, EndUser, Event, Project
+from flarelane.audience.models import ApiKey, EndUser, Event, IdempotencyRecord, Project
 
 API_KEY_PREFIX_LENGTH = 8
 USER_ATTRIBUTE_FIELDS = ("email", "phone_number", "name", "country", "language", "time_zone")
@@ -49,6 +51,50 @@ def end_user_put(*, project: Project, user_id: str, attributes: dict[str, Any], 
     return end_user, created
 
 
+@dataclass(frozen=True)
+class UserInput:
+    """One user of a batch: the project's user id, its fixed attributes and its tags."""
+
+    user_id: str
+    attributes: dict[str, Any]
+    tags: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchPutResult:
+    created: list[str]
+    replaced: list[str]
+
+
+@transaction.atomic
+def end_users_put_many(*, project: Project, users: Sequence[UserInput]) -> BatchPutResult:
+    """Create or replace many users with one lookup and one upsert (a few on SQLite's
+    parameter limit), each exactly as `end_user_put` would. User ids must be distinct."""
+    user_ids = [user.user_id for user in users]
+    if len(set(user_ids)) != len(user_ids):
+        raise ValueError("end_users_put_many needs distinct user ids")
+    existing = set(EndUser.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", flat=True))
+    rows = [
+        EndUser(
+            project=project,
+            user_id=user.user_id,
+            tags=user.tags,
+            **{field: user.attributes.get(field) or "" for field in USER_ATTRIBUTE_FIELDS},
+        )
+        for user in users
+    ]
+    EndUser.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["project", "user_id"],
+        update_fields=[*USER_ATTRIBUTE_FIELDS, "tags", "updated_at"],
+    )
+    return BatchPutResult(
+        created=[user_id for user_id in user_ids if user_id not in existing],
+        replaced=[user_id for user_id in user_ids if user_id in existing],
+    )
+
+
 @transaction.atomic
 def end_user_patch(*, end_user: EndUser, attributes: dict[str, Any], tags: dict[str, Any] | None) -> EndUser:
     """Merge attributes and tags; a tag set to None is removed."""
@@ -85,3 +131,53 @@ def event_record(
     except IntegrityError:
         # The same event_id arrived twice at once: the other request recorded it.
         return Event.objects.get(project=project, event_id=event_id), False
+
+
+IDEMPOTENCY_KEY_LIFETIME = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    record: IdempotencyRecord
+    # True: this call holds the key and runs; False: an earlier call's record, to replay.
+    claimed: bool
+
+
+def idempotency_claim(*, project: Project, key: str, fingerprint: str, now: dt.datetime) -> IdempotencyClaim:
+    """Take `key` for a call about to run, or return the record of the call that took it.
+
+    Run it inside the transaction that runs the call: the row is then committed together
+    with the call's writes (or rolled back with them), and a concurrent call with the same
+    key waits on the unique constraint until this one ends, then finds its record.
+    """
+    IdempotencyRecord.objects.filter(project=project, key=key, created_at__lt=now - IDEMPOTENCY_KEY_LIFETIME).delete()
+    for _ in range(2):  # a second go only if the other record expired in between
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    project=project, key=key, request_fingerprint=fingerprint, created_at=now
+                )
+            return IdempotencyClaim(record=record, claimed=True)
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.filter(project=project, key=key).first()
+            if existing is not None:
+                return IdempotencyClaim(record=existing, claimed=False)
+    raise IntegrityError(f"Idempotency-Key {key!r} could not be claimed")
+
+
+def idempotency_complete(*, record: IdempotencyRecord, status: int, body: Any) -> None:
+    """Keep the answer of the call that claimed the key, for its retries to get."""
+    record.response_status = status
+    record.response_body = body
+    record.save(update_fields=["response_status", "response_body"])
+
+
+def idempotency_release(*, record: IdempotencyRecord) -> None:
+    """Give the key back: the call failed and did nothing, so a retry may run it again."""
+    record.delete()
+
+
+def idempotency_records_prune(*, now: dt.datetime) -> int:
+    """Delete records past their lifetime; their keys may then be used afresh."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=now - IDEMPOTENCY_KEY_LIFETIME).delete()
+    return deleted

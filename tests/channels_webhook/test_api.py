@@ -571,3 +571,14 @@ def test_api_errors_outside_the_views_are_json(api):
     not_found = api.get("/api/v1/webhooks/abc/send")
 
     assert (not_found.status_code, not_found.json()) == (404, {"detail": "Not found."})
+
+
+def test_patch_with_a_header_without_a_name_is_400_not_a_server_error(api, make_webhook, httpserver: HTTPServer):
+    # Found by schemathesis (make api-fuzz): a PATCH made the nested header name optional.
+    webhook = make_webhook(httpserver.url_for(SMS_PATH))
+
+    response = api.patch(f"/api/v1/webhooks/{webhook.pk}", {"headers": [{"value": "", "secret": True}]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"headers": {"0": {"name": ["Each header needs a name."]}}}
+    assert [h["name"] for h in Webhook.objects.get(pk=webhook.pk).headers] == ["Content-Type", "X-Secret-Key"]

@@ -65,7 +65,7 @@ def test_cancel_midway_stops_the_fan_out_and_cancels_what_waits(api, httpserver:
     from history.services import Recipient, send_batch_fan_out_chunk
 
     users = audience_page(project=batch.project, audience={"all": True}, after_pk=0, limit=3)
-    send_batch_fan_out_chunk(batch=batch, recipients=[(u.pk, Recipient(u.user_id, u)) for u in users], max_attempts=3)
+    send_batch_fan_out_chunk(batch=batch, recipients=[(pk, Recipient(user_id, pk)) for pk, user_id in users], max_attempts=3)
 
     cancelled = api.post(f"/api/v1/sends/{batch.pk}/cancel").json()
     assert sending.fan_out(batch_id=batch.pk) == 0

@@ -73,16 +73,16 @@ def sends(httpserver: HTTPServer, make_webhook, end_user, project, run_tasks_inl
     d1 = sending.send_test(webhook=ok, end_user=end_user, data={"text": "Hello"})
     d2 = sending.send_test(webhook=down, end_user=second, data={"text": "Hello"})
     (d3_id,) = sending.send_to_users(webhook=ok, user_ids=["u-2002"], data={"text": "Hi"}, source="api").delivery_ids
-    (d4,) = history_services.delivery_create_many(
+    (d4_id,) = history_services.delivery_create_many(
         project=project,
         webhook=down,
-        recipients=[history_services.Recipient(user_id="u-1001", end_user=end_user)],
+        recipients=[history_services.Recipient(user_id="u-1001", end_user_id=end_user.pk)],
         data={"text": "Welcome"},
         source="journey",
         max_attempts=1,
         journey=history_services.JourneyOrigin(journey_id=7, journey_name="Welcome", node_key="sms"),
     )
-    sending.deliver(delivery_id=d4.pk)
+    sending.deliver(delivery_id=d4_id)
     d5 = sending.send_test(webhook=ok, end_user=no_phone, data={"text": "Hello"})
     (d6_id,) = sending.send_to_users(webhook=down, user_ids=["u-1001"], data={"text": "Later"}, source="api").delivery_ids
 
@@ -90,7 +90,7 @@ def sends(httpserver: HTTPServer, make_webhook, end_user, project, run_tasks_inl
         d1.pk: dt.datetime(2026, 11, 1, 9, 0, tzinfo=UTC),
         d2.pk: dt.datetime(2026, 11, 2, 23, 59, 59, tzinfo=UTC),
         d3_id: dt.datetime(2026, 11, 3, 0, 0, tzinfo=UTC),
-        d4.pk: dt.datetime(2026, 11, 4, 12, 0, tzinfo=UTC),
+        d4_id: dt.datetime(2026, 11, 4, 12, 0, tzinfo=UTC),
         d5.pk: dt.datetime(2026, 11, 5, 8, 0, tzinfo=UTC),
         d6_id: dt.datetime(2026, 11, 6, 8, 0, tzinfo=UTC),
     }

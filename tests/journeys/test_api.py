@@ -154,3 +154,13 @@ def test_only_active_journeys_pause_and_archived_ones_are_not_editable(api, webh
     assert no_field.json() == {
         "journey": ["The entry filter needs field, op (equals, not_equals, contains, exists, greater, less) and value."]
     }
+
+
+def test_duplicating_a_journey_with_a_name_at_the_limit_keeps_the_copy_within_it(api):
+    # Found by schemathesis (make api-fuzz): "<200 chars> (copy)" broke the name's 200-character limit.
+    journey_id = api.post("/api/v1/journeys", {"name": "n" * 200}, format="json").json()["id"]
+
+    copy = api.post(f"/api/v1/journeys/{journey_id}/duplicate")
+
+    assert copy.status_code == 201
+    assert copy.json()["name"] == "n" * 193 + " (copy)"
