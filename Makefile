@@ -43,9 +43,12 @@ test: lint
 api-fuzz: install-dev
 	bash .ci/api-fuzz
 
-# Speed and memory figures (not pass/fail tests): see docs/benchmarks.md.
+# Speed and memory figures (not pass/fail tests): see docs/benchmarks.md. The production
+# stack uses the PostgreSQL and Redis on 127.0.0.1 (BENCH_DATABASE_URL etc. to change).
+BENCH_HISTORY_ROWS ?= 1000000
 bench: install-dev
-	$(BIN)/python bench/history_list.py
+	$(BIN)/python bench/send_path.py --stack both --users 10000 --enqueue 100000
+	$(BIN)/python bench/history_list.py $(BENCH_HISTORY_ROWS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* test_db.sqlite3* artifacts

@@ -3,59 +3,48 @@ replaced. Every user gets exactly one successful delivery and the receiver gets 
 the only requests it can see twice are the few that were in flight in the killed process,
 and they carry the same delivery id (and Idempotency-Key) so a receiver can drop them."""
 
-import collections
-import json
-import threading
 import time
 
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from channels_webhook import sending
 from flarelane.audience.models import EndUser
 from history.models import Delivery, DeliveryAttempt
 from tests.qcluster import kill_cluster_hard, running_qcluster
+from tests.receivers import CountingReceiver
 
 USERS = 20_000
 BODY = '{"delivery": "{{ delivery.id }}", "to": "{{ tags.phone_number }}"}'
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_thousand_users_survive_a_killed_worker(httpserver: HTTPServer, make_webhook, project, tmp_path, settings):
+def test_twenty_thousand_users_survive_a_killed_worker(make_webhook, project, tmp_path, settings):
     # The sweeper (scheduled each minute in a cluster) runs here every two seconds, and
     # takes a queued delivery whose task has not started within 30 s to be lost.
     settings.DELIVERY_STRANDED_SECONDS = 30
-    received: collections.Counter[str] = collections.Counter()
-    lock = threading.Lock()
-
-    def record(request: Request) -> Response:
-        with lock:
-            received[json.loads(request.get_data())["delivery"]] += 1
-        return Response('{"ok": true}', content_type="application/json")
-
-    httpserver.expect_request("/fan-out").respond_with_handler(record)
-    webhook = make_webhook(httpserver.url_for("/fan-out"), body=BODY, headers=[], send_idempotency_key=True)
     EndUser.objects.bulk_create(
         (EndUser(project=project, user_id=f"u{n}", tags={"phone_number": f"010{n:08d}"}) for n in range(USERS)), batch_size=2000
     )
     short_lease = {"DELIVERY_LEASE_SECONDS": "10"}
 
-    with running_qcluster(tmp_path / "first.log", workers=1, extra_env=short_lease) as first:
-        with running_qcluster(tmp_path / "second.log", workers=1, extra_env=short_lease, purge=False):
-            batch = sending.send_to_audience(webhook=webhook, audience={"all": True}, data={}, source="api")
-            deadline = time.monotonic() + 300
-            while sum(received.values()) < USERS // 4 and time.monotonic() < deadline:
-                time.sleep(0.2)
-            in_flight_at_kill = Delivery.objects.filter(batch=batch, status=Delivery.Status.SENDING).count()
-            kill_cluster_hard(first)
-            with running_qcluster(tmp_path / "replacement.log", workers=1, extra_env=short_lease, purge=False):
-                # What the killed process held comes back when its lease runs out, and tasks
-                # it had pulled from the queue come back as stranded deliveries: both by the sweeper.
-                while Delivery.objects.filter(batch=batch, status__in=Delivery.FINAL_STATUSES).count() < USERS:
-                    assert time.monotonic() < deadline, "the fan-out did not finish in five minutes"
-                    sending.sweep()
-                    time.sleep(2)
+    with CountingReceiver() as receiver:
+        webhook = make_webhook(receiver.url("/fan-out"), body=BODY, headers=[], send_idempotency_key=True)
+        with running_qcluster(tmp_path / "first.log", workers=1, extra_env=short_lease) as first:
+            with running_qcluster(tmp_path / "second.log", workers=1, extra_env=short_lease, purge=False):
+                batch = sending.send_to_audience(webhook=webhook, audience={"all": True}, data={}, source="api")
+                deadline = time.monotonic() + 300
+                while receiver.total < USERS // 4 and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                in_flight_at_kill = Delivery.objects.filter(batch=batch, status=Delivery.Status.SENDING).count()
+                kill_cluster_hard(first)
+                with running_qcluster(tmp_path / "replacement.log", workers=1, extra_env=short_lease, purge=False):
+                    # What the killed process held comes back when its lease runs out, and tasks it
+                    # had pulled from the queue come back as stranded deliveries: both by the sweeper.
+                    while Delivery.objects.filter(batch=batch, status__in=Delivery.FINAL_STATUSES).count() < USERS:
+                        assert time.monotonic() < deadline, "the fan-out did not finish in five minutes"
+                        sending.sweep()
+                        time.sleep(2)
+        received = receiver.received
 
     assert Delivery.objects.filter(batch=batch).count() == USERS
     assert Delivery.objects.filter(batch=batch, status=Delivery.Status.SUCCESS).count() == USERS

@@ -99,4 +99,4 @@ def _earlier_answer(record: IdempotencyRecord, fingerprint: str) -> Response:
         return Response(
             {"detail": f"A request with this {HEADER} is still running; retry in a moment."}, status=status.HTTP_409_CONFLICT
         )
-    return Response(record.response_body, status=record.response_status, headers={REPLAYED_HEADER: "true"})
+    return Response(json.loads(record.response_body), status=record.response_status, headers={REPLAYED_HEADER: "true"})

@@ -101,7 +101,9 @@ class IdempotencyRecord(models.Model):
     # SHA-256 of the method, path and body: the same key with another request is refused.
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # The answer as JSON text: a jsonb column would reorder its keys, and a replay must be
+    # the same bytes as the first answer.
+    response_body = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

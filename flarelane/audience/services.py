@@ -1,11 +1,13 @@
 """Writes for projects, API keys and end users. Each function is one transaction."""
 
 import datetime as dt
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -168,7 +170,7 @@ def idempotency_claim(*, project: Project, key: str, fingerprint: str, now: dt.d
 def idempotency_complete(*, record: IdempotencyRecord, status: int, body: Any) -> None:
     """Keep the answer of the call that claimed the key, for its retries to get."""
     record.response_status = status
-    record.response_body = body
+    record.response_body = json.dumps(body, cls=DjangoJSONEncoder)
     record.save(update_fields=["response_status", "response_body"])
 
 
