@@ -124,7 +124,7 @@ def run_stack(stack: str, *, users: int, workers: int, enqueue: int) -> list[str
                     [PYTHON, str(script), "prepare", str(users), f"http://127.0.0.1:{port}/hook"], cwd=ROOT, env=env,
                     check=True, capture_output=True, text=True,
                 ).stdout.split()  # fmt: skip
-                webhook_id = out[-1]
+                statements_per_delivery, webhook_id = out[-2], out[-1]
                 cluster = subprocess.Popen([PYTHON, "manage.py", "qcluster"], cwd=ROOT, env={**env, "Q_WORKERS": str(workers)},
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
                 time.sleep(3)  # the cluster starts its workers
@@ -149,7 +149,9 @@ def run_stack(stack: str, *, users: int, workers: int, enqueue: int) -> list[str
                 )
             else:
                 lines.append(f"- {label}: {rate:,.0f} deliveries/s end to end for {users:,} users; {result.split(maxsplit=1)[1]}")
-            lines.append(f"  peak memory of a cluster process: {peak:,.0f} MB")
+            lines.append(
+                f"  SQL statements per delivery (200 sent in one process): {statements_per_delivery}; peak memory of a cluster process: {peak:,.0f} MB"
+            )
         timing = subprocess.run([PYTHON, str(script), "enqueue", str(enqueue)], cwd=ROOT, env=env, check=True,
                                 capture_output=True, text=True).stdout.strip()  # fmt: skip
         lines.append(f"- creating and queueing {enqueue:,} deliveries (audience fan-out): {timing}")
