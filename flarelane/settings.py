@@ -167,6 +167,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["flarelane.audience.authentication.IsProjectMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["flarelane.api_parsers.StrictJSONParser"],
     "UNAUTHENTICATED_USER": None,
     # Each key, and each staff member, has its own budget; over it the answer is 429 with Retry-After.
     "DEFAULT_THROTTLE_CLASSES": [

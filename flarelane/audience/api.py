@@ -90,8 +90,10 @@ class EndUserViewSet(viewsets.ViewSet):
 
     @extend_schema(request=EndUserSerializer, responses={200: EndUserSerializer, 201: EndUserSerializer})
     def update(self, request: Request, user_id: str) -> Response:
-        if not user_id or len(user_id) > 255:
-            return Response({"user_id": ["A user id is 1 to 255 characters."]}, status=status.HTTP_400_BAD_REQUEST)
+        if not user_id or len(user_id) > 255 or any(ord(ch) < 32 for ch in user_id):
+            return Response(
+                {"user_id": ["A user id is 1 to 255 characters, without control characters."]}, status=status.HTTP_400_BAD_REQUEST
+            )
         serializer = EndUserSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)

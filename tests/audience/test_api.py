@@ -175,3 +175,24 @@ def test_users_come_in_cursor_pages(api, project):
     pages = [[u["user_id"] for u in page["results"]] for page in (first, second, third)]
     assert pages == [["p-0", "p-1"], ["p-2", "p-3"], ["p-4"]]
     assert third["next"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"tags": {"a": 1e999}}', "JSON parse error - The number 1e999 is too large."),
+        ('{"tags": {"a": "x\\u0000y"}}', "JSON parse error - strings may not contain the NUL character (\\u0000)."),
+    ],
+)
+def test_json_the_database_would_refuse_is_a_400(api, body, message):
+    response = api.generic("PUT", "/api/v1/users/u-1", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": message}
+
+
+def test_a_user_id_with_a_control_character_is_refused(api):
+    response = api.put("/api/v1/users/%00bad", {"tags": {}}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"user_id": ["A user id is 1 to 255 characters, without control characters."]}
