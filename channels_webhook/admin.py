@@ -215,7 +215,8 @@ class WebhookAdmin(admin.ModelAdmin):
         users = end_user_search(project=webhook.project, query=request.GET.get("q", ""), limit=USER_SEARCH_LIMIT)
         return JsonResponse({"users": [{"user_id": u.user_id, "name": u.name, "email": u.email} for u in users]})
 
-    def preview_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+    def _posted_send(self, request: HttpRequest, webhook_id: int) -> tuple[Webhook, SendForm, EndUser] | HttpResponse:
+        """The panel's JSON endpoints: a POST by staff who may send, for a user of the project."""
         webhook = self._webhook_to_send(request, webhook_id)
         if webhook is None:
             return _forbidden()
@@ -224,6 +225,13 @@ class WebhookAdmin(admin.ModelAdmin):
         form, end_user = self._send_input(request, webhook)
         if end_user is None:
             return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        return webhook, form, end_user
+
+    def preview_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+        posted = self._posted_send(request, webhook_id)
+        if isinstance(posted, HttpResponse):
+            return posted
+        webhook, form, end_user = posted
         try:
             rendered = sending.preview(webhook=webhook, end_user=end_user, data=form.data_values())
         except RenderFailed as failed:
@@ -236,14 +244,10 @@ class WebhookAdmin(admin.ModelAdmin):
         )
 
     def send_test_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
-        webhook = self._webhook_to_send(request, webhook_id)
-        if webhook is None:
-            return _forbidden()
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        form, end_user = self._send_input(request, webhook)
-        if end_user is None:
-            return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        posted = self._posted_send(request, webhook_id)
+        if isinstance(posted, HttpResponse):
+            return posted
+        webhook, form, end_user = posted
         delivery = sending.send_test(webhook=webhook, end_user=end_user, data=form.data_values(), created_by_id=request.user.pk)
         return JsonResponse({"ok": True, "delivery": _delivery_json(delivery)})
 
