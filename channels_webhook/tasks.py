@@ -33,11 +33,6 @@ def deliver_many(delivery_ids: list[str]) -> int:
     return sending.deliver_many(delivery_ids=delivery_ids)
 
 
-def deliver(delivery_id: str) -> None:
-    """Kept for tasks queued before deliveries were chunked."""
-    sending.deliver(delivery_id=delivery_id)
-
-
 def fan_out(batch_id: str) -> int:
     return sending.fan_out(batch_id=batch_id)
 

@@ -124,10 +124,15 @@ def send_batch_fan_out_chunk(
 def send_batch_cancel(*, batch: SendBatch, now: dt.datetime) -> int:
     """Stop a send: no more deliveries are created, and the waiting ones end as cancelled."""
     SendBatch.objects.filter(pk=batch.pk, cancelled_at__isnull=True).update(cancelled_at=now)
-    return Delivery.objects.filter(batch=batch, status=Delivery.Status.PENDING).update(
+    return _cancel_pending(Q(batch=batch), message="Cancelled: the send was cancelled before this was sent.", now=now)
+
+
+def _cancel_pending(which: Q, *, message: str, now: dt.datetime) -> int:
+    """End the matching deliveries that still wait (queued or for a retry) as cancelled."""
+    return Delivery.objects.filter(which, status=Delivery.Status.PENDING).update(
         status=Delivery.Status.FAILURE,
         failure_reason=Delivery.FailureReason.CANCELLED,
-        error_message="Cancelled: the send was cancelled before this was sent.",
+        error_message=message,
         next_attempt_at=None,
         completed_at=now,
         updated_at=now,
@@ -244,14 +249,7 @@ def delivery_store_request(*, delivery: Delivery, request: StoredRequest) -> Non
 
 def deliveries_cancel_pending(*, webhook_id: int, message: str, now: dt.datetime) -> int:
     """End every delivery of a webhook that is still waiting (queued or for a retry)."""
-    return Delivery.objects.filter(webhook_id=webhook_id, status=Delivery.Status.PENDING).update(
-        status=Delivery.Status.FAILURE,
-        failure_reason=Delivery.FailureReason.CANCELLED,
-        error_message=message,
-        next_attempt_at=None,
-        completed_at=now,
-        updated_at=now,
-    )
+    return _cancel_pending(Q(webhook_id=webhook_id), message=message, now=now)
 
 
 def delivery_fail_before_sending(*, delivery: Delivery, reason: str, message: str, now: dt.datetime) -> None:
