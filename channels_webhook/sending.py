@@ -11,10 +11,11 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,9 +51,11 @@ class QueuedSend:
 
 
 DELIVERIES_PER_TASK = 100
-# A task stops taking new deliveries after this long and queues the rest, so that a chunk
-# of slow receivers stays well inside the queue's task timeout.
-TASK_TIME_BUDGET_SECONDS = 60.0
+# Deliveries are claimed, sent and recorded a group at a time (the database work is per
+# group, so larger groups cost fewer statements per delivery), as large as the queue's task
+# timeout allows: see _group_size.
+TASK_TIMEOUT_MARGIN_SECONDS = 10
+MAX_TIMEOUT_SECONDS = Webhook._meta.get_field("timeout_seconds").validators[-1].limit_value  # type: ignore[attr-defined]
 
 
 def _enqueue(delivery_ids: Sequence[uuid.UUID | str]) -> None:
@@ -414,22 +417,91 @@ def _pool() -> ThreadPoolExecutor:
     return _sender_pool
 
 
+# A receiver that answers about as fast as this process can build and read a request is
+# sent to from the task's own thread, one request after another: the work is then mostly
+# CPU, and handing it to threads only adds their switching (about 25 % more CPU per delivery,
+# measured against a local receiver). A request counts as fast when its wall time is under
+# FAST_WALL_TO_CPU times the CPU this thread spent on it (waiting on a busy machine's run
+# queue is not helped by threads either). Every slower receiver gets requests in parallel.
+# Speed is measured only on requests sent alone (in parallel every answer also waits for
+# the other threads), so a receiver sent to in parallel is measured again, a few requests
+# alone, every PROBE_AGAIN_SECONDS.
+FAST_WALL_TO_CPU = 3.0
+PROBE_AGAIN_SECONDS = 10.0
+PROBE_REQUESTS = 3  # the first may open the connection; the fastest of three counts
+_WEIGHT = 0.2
+
+
+@dataclass
+class _ReceiverSpeed:
+    wall_to_cpu: float = math.inf
+    measured_at: float = 0.0  # time.monotonic()
+    probes_left: int = PROBE_REQUESTS
+
+    @property
+    def fast(self) -> bool:
+        return self.wall_to_cpu < FAST_WALL_TO_CPU
+
+
+_receiver_speeds: dict[int, _ReceiverSpeed] = {}  # by webhook id, in this process
+
+
+def _send_alone(prepared: _Prepared, webhook_id: int) -> history.AttemptRecord:
+    """Send from this thread and update the receiver's speed estimate."""
+    start, start_cpu = time.monotonic(), time.thread_time()
+    attempt = _attempt(prepared)
+    finished = time.monotonic()
+    ratio = (finished - start) / max(time.thread_time() - start_cpu, 1e-6)
+    speed = _receiver_speeds.setdefault(webhook_id, _ReceiverSpeed())
+    if speed.probes_left:
+        speed.probes_left = 0 if ratio < FAST_WALL_TO_CPU else speed.probes_left - 1
+        speed.wall_to_cpu = min(speed.wall_to_cpu, ratio)
+    elif ratio > 10 * FAST_WALL_TO_CPU:
+        speed.wall_to_cpu = ratio  # one slow answer is enough to go parallel
+    else:
+        speed.wall_to_cpu += _WEIGHT * (ratio - speed.wall_to_cpu)
+    speed.measured_at = finished
+    return attempt
+
+
+def _sent_alone(webhook_id: int) -> bool:
+    """Whether the next request to this webhook goes from this thread: its receiver is fast,
+    or it is being measured (again)."""
+    speed = _receiver_speeds.get(webhook_id)
+    if speed is None or speed.probes_left or speed.fast:
+        return True
+    if time.monotonic() - speed.measured_at > PROBE_AGAIN_SECONDS:
+        _receiver_speeds[webhook_id] = _ReceiverSpeed()
+        return True
+    return False
+
+
 def _deliver_group(delivery_ids: Sequence[uuid.UUID | str]) -> None:
     now = timezone.now()
     claimed = history.deliveries_claim(delivery_ids=delivery_ids, now=now, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
     if not claimed:
         return
     templates: dict[int, RequestTemplate] = {}
-    prepared = [_prepare(delivery, templates) for delivery in claimed]
-    sendable = [p for p in prepared if p.request is not None]
-    limited = [p for p in sendable if p.delivery.webhook and p.delivery.webhook.rate_limit_per_second]
-    free = [p for p in sendable if p not in limited]
+    prepared: list[_Prepared] = []
     attempts: dict[object, history.AttemptRecord] = {}
-    if len(free) > 1 and settings.WEBHOOK_SEND_CONCURRENCY > 1:
-        attempts.update(zip([p.delivery.pk for p in free], _pool().map(_attempt, free), strict=True))
-    else:
-        attempts.update((p.delivery.pk, _attempt(p)) for p in free)
-    attempts.update((p.delivery.pk, _attempt(p)) for p in limited)
+    in_flight: dict[object, Future[history.AttemptRecord]] = {}
+    rate_limited: list[_Prepared] = []
+    parallel = settings.WEBHOOK_SEND_CONCURRENCY > 1 and len(claimed) > 1
+    for delivery in claimed:
+        # Each request leaves as soon as it is rendered, so sending overlaps rendering.
+        ready = _prepare(delivery, templates)
+        prepared.append(ready)
+        webhook = delivery.webhook
+        if ready.request is None or webhook is None:
+            continue
+        if webhook.rate_limit_per_second:
+            rate_limited.append(ready)  # its send slots live in the database: this thread only
+        elif parallel and not _sent_alone(webhook.pk):
+            in_flight[delivery.pk] = _pool().submit(_attempt, ready)
+        else:
+            attempts[delivery.pk] = _send_alone(ready, webhook.pk)
+    attempts.update((p.delivery.pk, _attempt(p)) for p in rate_limited)
+    attempts.update((pk, future.result()) for pk, future in in_flight.items())
     recorded = history.deliveries_record(
         outcomes=[
             history.DeliveryOutcome(
@@ -450,14 +522,29 @@ def _deliver_group(delivery_ids: Sequence[uuid.UUID | str]) -> None:
         )
 
 
+def _rounds_of_hung_requests(group_size: int) -> int:
+    """How many timeouts in a row a group can wait for when every receiver in it hangs: one
+    request in this thread (a fast receiver gone slow), then rounds of the sender threads."""
+    return 1 + math.ceil(group_size / max(1, settings.WEBHOOK_SEND_CONCURRENCY))
+
+
+def _group_size() -> int:
+    """The largest group that ends before the queue's task timeout even if it all hangs."""
+    affordable_rounds = int((settings.Q_TASK_TIMEOUT_SECONDS - TASK_TIMEOUT_MARGIN_SECONDS) // MAX_TIMEOUT_SECONDS)
+    return max(1, min(DELIVERIES_PER_TASK, (affordable_rounds - 1) * max(1, settings.WEBHOOK_SEND_CONCURRENCY)))
+
+
 def deliver_many(*, delivery_ids: Sequence[uuid.UUID | str]) -> int:
     """Make the next attempt of each due delivery, a group at a time (claimed, sent, recorded
     together); returns how many ids were handled before the time budget ran out (the rest
     are queued again). Safe to run twice: the claim decides."""
     started = time.monotonic()
-    group = max(1, 2 * settings.WEBHOOK_SEND_CONCURRENCY)
+    group = _group_size()
+    # A further group is started only if it would end before the queue's task timeout even
+    # if every receiver in it hung.
+    budget = settings.Q_TASK_TIMEOUT_SECONDS - TASK_TIMEOUT_MARGIN_SECONDS - _rounds_of_hung_requests(group) * MAX_TIMEOUT_SECONDS
     for start in range(0, len(delivery_ids), group):
-        if start and time.monotonic() - started > TASK_TIME_BUDGET_SECONDS:
+        if start and time.monotonic() - started > budget:
             _enqueue(delivery_ids[start:])
             return start
         _deliver_group(delivery_ids[start : start + group])

@@ -194,8 +194,9 @@ SPECTACULAR_SETTINGS = {
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 HISTORY_RESPONSE_BODY_LIMIT = env.int("HISTORY_RESPONSE_BODY_LIMIT", default=64 * 1024)
 WEBHOOK_USER_AGENT = env.str("WEBHOOK_USER_AGENT", default="flarelane-webhooks/1.0")
-# Requests a worker process keeps in flight at once (for slow receivers; 1 sends one by one).
-WEBHOOK_SEND_CONCURRENCY = env.int("WEBHOOK_SEND_CONCURRENCY", default=16)
+# Requests a worker process keeps in flight at once for slow receivers (1 sends one by one);
+# with the task timeout it also sets how many deliveries are claimed together (sending.py).
+WEBHOOK_SEND_CONCURRENCY = env.int("WEBHOOK_SEND_CONCURRENCY", default=50)
 # How long a worker may hold a delivery in `sending` before the sweeper takes it back.
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=Q_TASK_TIMEOUT_SECONDS + 30)
 # A queued delivery whose task has not started after this long is taken to be lost (pulled

@@ -11,6 +11,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from channels_webhook import sending
 from channels_webhook.models import Webhook
 from channels_webhook.services import HeaderInput, webhook_create
 from flarelane.audience.models import EndUser, Project
@@ -32,6 +33,9 @@ def _loopback_receivers_allowed(settings: Any) -> None:
     # The test receivers listen on loopback, which the SSRF guard refuses by default.
     settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32", "::1/128"]
     cache.clear()
+    # What the sender learnt about a receiver's speed is kept by webhook id, and ids come
+    # round again when each test's transaction is rolled back.
+    sending._receiver_speeds.clear()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A fast receiver for load tests: an asyncio HTTP/1.1 keep-alive server in a thread that
-counts the JSON field `delivery` of every request body. pytest-httpserver (werkzeug) takes
+counts the JSON field `delivery` of every request body (and, with a delay, how many
+requests it held at once). pytest-httpserver (werkzeug) takes
 about a millisecond of the test process per request, which would be what a 20,000-request
 test measures."""
 
@@ -14,8 +15,11 @@ RESPONSE = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length
 
 
 class CountingReceiver:
-    def __init__(self) -> None:
+    def __init__(self, *, delay_seconds: float = 0.0) -> None:
         self.received: collections.Counter[str] = collections.Counter()
+        self.delay_seconds = delay_seconds
+        self.in_flight = 0
+        self.most_in_flight = 0  # requests read but not yet answered, at the busiest moment
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -44,6 +48,13 @@ class CountingReceiver:
         self._ready.set()
         self._loop.run_forever()
         server.close()
+        # Connections kept alive by the sender are still being served: end them here, so no
+        # coroutine is left to a closed loop.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -55,6 +66,11 @@ class CountingReceiver:
                 )
                 body = await reader.readexactly(length) if length else b""
                 self.received[json.loads(body)["delivery"]] += 1
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                if self.delay_seconds:
+                    await asyncio.sleep(self.delay_seconds)
+                self.in_flight -= 1
                 writer.write(RESPONSE)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
