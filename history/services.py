@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Field, Q
+from django.db.models import Field, JSONField, Q
 from django.utils import timezone
 
 from channels_webhook.models import Webhook
@@ -153,9 +153,10 @@ def delivery_create_many(
 ) -> list[uuid.UUID]:
     """Insert one pending delivery per recipient and return their ids.
 
-    Rows go in as one INSERT statement run per row (executemany) rather than bulk_create:
-    a fan-out to 100,000 users spent most of its time building model instances and, on
-    SQLite, splitting the insert into statements of 28 rows for the 999-parameter limit.
+    Rows go in with COPY on PostgreSQL and as one INSERT statement run per row (executemany)
+    on SQLite, not with bulk_create: a fan-out to 100,000 users spent most of its time
+    building model instances and, on SQLite, splitting the insert into statements of 28 rows
+    for the 999-parameter limit.
     """
     now = timezone.now()
     common: dict[str, object] = {
@@ -175,32 +176,43 @@ def delivery_create_many(
         "updated_at": now,
     }
     fields: list[Field[Any, Any]] = list(Delivery._meta.concrete_fields)
+    copying = connection.vendor == "postgresql"
+
+    def prepare(field: Field[Any, Any], value: Any) -> Any:
+        if copying and isinstance(field, JSONField):
+            return None if value is None else json.dumps(value, cls=field.encoder)  # COPY reads JSON as text
+        return field.get_db_prep_save(value, connection)
+
     prepared_common = {
-        f.attname: f.get_db_prep_save(common[f.attname] if f.attname in common else f.get_default(), connection)
+        f.attname: prepare(f, common[f.attname] if f.attname in common else f.get_default())
         for f in fields
         if f.attname not in ("id", "user_id", "end_user_id")
     }
     ids = [uuid.uuid4() for _ in recipients]
     id_field = Delivery._meta.pk
     assert id_field is not None
-    rows = [
-        [
-            id_field.get_db_prep_save(delivery_id, connection)
-            if f.attname == "id"
-            else recipient.user_id
-            if f.attname == "user_id"
-            else recipient.end_user_id
-            if f.attname == "end_user_id"
-            else prepared_common[f.attname]
-            for f in fields
-        ]
-        for delivery_id, recipient in zip(ids, recipients, strict=True)
-    ]
+    # One row made once; each recipient's copy differs in three columns.
+    template = [prepared_common.get(f.attname) for f in fields]
+    names = [f.attname for f in fields]
+    id_at, user_id_at, end_user_at = names.index("id"), names.index("user_id"), names.index("end_user_id")
+    rows = []
+    for delivery_id, recipient in zip(ids, recipients, strict=True):
+        row = template.copy()
+        row[id_at] = id_field.get_db_prep_save(delivery_id, connection)
+        row[user_id_at], row[end_user_at] = recipient.user_id, recipient.end_user_id
+        rows.append(row)
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column or f.name) for f in fields)
-    sql = f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 (model names only)
+    table, columns = quote(Delivery._meta.db_table), ", ".join(quote(f.column or f.name) for f in fields)
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if copying:
+            # COPY: executemany binds every parameter in Python (Django's psycopg cursors bind
+            # client-side), which was most of a 100,000-user fan-out's time.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608 (model names only)
+            cursor.executemany(sql, rows)
     return ids
 
 
