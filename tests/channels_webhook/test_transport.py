@@ -197,6 +197,31 @@ def test_request_arrives_once_encoded_and_response_is_returned(httpserver: HTTPS
     assert dict(result.headers)["Content-Type"] == "application/json"
 
 
+def test_a_cookie_set_by_one_response_is_never_sent_with_a_later_request(httpserver: HTTPServer):
+    httpserver.expect_oneshot_request("/login").respond_with_data("ok", headers={"Set-Cookie": "session=user-a; Path=/"})
+    httpserver.expect_oneshot_request("/hook").respond_with_data("ok")
+
+    first, second = _send(httpserver.url_for("/login")), _send(httpserver.url_for("/hook"))
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert dict(first.headers)["Set-Cookie"] == "session=user-a; Path=/"
+    (_, _), (later, _) = httpserver.log
+    assert "Cookie" not in later.headers
+
+
+def test_a_header_set_by_the_webhook_replaces_the_default_of_the_same_name(httpserver: HTTPServer):
+    httpserver.expect_oneshot_request("/hook").respond_with_data("ok")
+    request = OutgoingRequest(
+        method="POST", url=httpserver.url_for("/hook"), headers=(("accept", "text/plain"), ("user-agent", "Vendor/2")), body=b"x"
+    )
+
+    send(request, timeout_seconds=5, body_limit=LIMIT, allowed_networks=LOOPBACK)
+
+    ((received, _),) = httpserver.log
+    assert received.headers.getlist("Accept") == ["text/plain"]
+    assert received.headers.getlist("User-Agent") == ["Vendor/2"]
+
+
 def test_binary_response_body_comes_back_as_bytes(httpserver: HTTPServer):
     payload = bytes(range(256)) * 4 + b"\xff\xfe\x00\x80"
     httpserver.expect_oneshot_request("/bin").respond_with_data(payload, content_type="application/octet-stream")
