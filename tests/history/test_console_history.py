@@ -427,18 +427,21 @@ def test_staff_with_the_webhook_change_permission_see_the_resend_button(viewer, 
 
 
 def test_the_chart_above_the_list_counts_the_last_hours_and_follows_the_webhook_filter(
-    admin_client, httpserver, make_webhook, end_user
+    admin_client, httpserver, make_webhook, end_user, monkeypatch
 ):
     httpserver.expect_request("/ok", method="POST").respond_with_json({})
     httpserver.expect_request("/down", method="POST").respond_with_data("no", status=500)
     ok = make_webhook(httpserver.url_for("/ok"), name="Kakao alert")
     down = make_webhook(httpserver.url_for("/down"), name="Down SMS")
-    deliveries = [sending.send_test(webhook=webhook, end_user=end_user, data={"text": "x"}) for webhook in (ok, ok, down)]
-    hour = deliveries[0].created_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(created_at=hour)
-    # Eight days ago: outside the chart, still in the list.
-    old = sending.send_test(webhook=ok, end_user=end_user, data={"text": "x"})
-    Delivery.objects.filter(pk=old.pk).update(created_at=hour - dt.timedelta(days=8))
+    hour = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    # Sent as if at these moments, so they are counted in those hours as they are recorded.
+    with monkeypatch.context() as clock:
+        clock.setattr(timezone, "now", lambda: hour)
+        for webhook in (ok, ok, down):
+            sending.send_test(webhook=webhook, end_user=end_user, data={"text": "x"})
+        # Eight days ago: outside the chart, still in the list.
+        clock.setattr(timezone, "now", lambda: hour - dt.timedelta(days=8))
+        sending.send_test(webhook=ok, end_user=end_user, data={"text": "x"})
 
     every = admin_client.get(CHANGELIST_URL)
     one = admin_client.get(CHANGELIST_URL, {"webhook__id__exact": down.pk})
