@@ -301,6 +301,7 @@ def test_search_says_what_it_matches_and_compares_with_equality(admin_client, se
         '<div class="help" id="searchbar_helptext">Finds deliveries by a whole user id (case-sensitive) '
         "or a whole delivery id.</div>"
     ) in page
+    assert '<span class="small quiet"><span class="result-count">2</span> results' in page
     listing = [q["sql"] for q in queries.captured_queries if 'FROM "history_delivery"' in q["sql"]]
     assert listing and all('"history_delivery"."user_id" = ' in sql for sql in listing)
     assert not any(" LIKE " in sql.upper() for sql in listing)
@@ -317,10 +318,35 @@ def test_the_filters_offer_their_choices_without_reading_the_deliveries(admin_cl
     page = response.content.decode()
     for reason in Delivery.FailureReason:
         assert f"?failure_reason__exact={reason.value}" in page
-    # Of the deliveries: the count and the page itself; no DISTINCT over every row.
+    # Of the deliveries: one bounded count and the page itself; no DISTINCT over every row.
     deliveries = [q["sql"] for q in queries.captured_queries if 'FROM "history_delivery"' in q["sql"]]
     assert len(deliveries) == 2
+    assert deliveries[0].startswith('SELECT COUNT(*) FROM (SELECT "history_delivery"."created_at"')
+    assert "LIMIT 10001) subquery" in deliveries[0]
     assert not any("DISTINCT" in q["sql"] for q in queries.captured_queries)
+
+
+def test_past_the_cap_the_list_says_so_and_pages_through_the_first_rows(admin_client, sends, monkeypatch):
+    from history.admin import CappedCountPaginator, DeliveryAdmin
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 4)
+    monkeypatch.setattr(DeliveryAdmin, "list_per_page", 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        first = admin_client.get(CHANGELIST_URL)
+    count = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*)"))
+    second = admin_client.get(CHANGELIST_URL, {"p": 2})
+    beyond = admin_client.get(CHANGELIST_URL, {"p": 3})
+
+    assert count.endswith("LIMIT 5) subquery")
+    assert listed(first) == sends.named("d6 d5")
+    assert listed(second) == sends.named("d4 d3")
+    assert '<span class="result-count">4+</span> deliveries' in first.content.decode()
+    assert beyond.status_code == 302  # like any page past the end
+    # Under the cap the count is exact.
+    monkeypatch.setattr(CappedCountPaginator, "cap", 6)
+    assert '<span class="result-count">6</span> deliveries' in admin_client.get(CHANGELIST_URL).content.decode()
+    assert '<span class="result-count">1</span> delivery' in admin_client.get(CHANGELIST_URL, {"q": "u-3003"}).content.decode()
 
 
 # The detail
