@@ -122,6 +122,11 @@ class Delivery(models.Model):
             # The console lists across projects: its Success/Failure tabs and user filter.
             models.Index(fields=["status", "-created_at"], name="delivery_status_recent"),
             models.Index(fields=["user_id", "-created_at"], name="delivery_user_recent"),
+            # Its other filters, so a rare value (a reason, a journey, resends) is found
+            # through an index instead of reading a million rows to learn there are few.
+            models.Index(fields=["failure_reason", "-created_at"], name="delivery_reason_recent"),
+            models.Index(fields=["source", "-created_at"], name="delivery_source_recent"),
+            models.Index(fields=["journey_name", "-created_at"], name="delivery_journey_recent"),
         ]
 
     def __str__(self) -> str:
