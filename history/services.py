@@ -539,8 +539,8 @@ def delivery_hourly_counts_rebuild() -> int:
     """Recount the hourly counts from the deliveries themselves; return how many rows it wrote.
 
     For data written around the services (a benchmark's bulk seed, a restore); run it while
-    no worker records deliveries, since one finishing during the recount could be missed.
-    Migration 0008 does the same once in SQL, when the table is created.
+    no worker records deliveries, since one finishing during the recount could be counted
+    twice or not at all. Migration 0008 does the same once in SQL, when the table is created.
     """
     DeliveryHourlyCount.objects.all().delete()
     counts = (

@@ -363,7 +363,8 @@ def test_each_filter_finds_and_orders_its_rows_through_an_index(admin_client, se
 
 
 def test_past_the_cap_the_list_says_so_and_pages_through_the_first_rows(admin_client, sends, monkeypatch):
-    from history.admin import CappedCountPaginator, DeliveryAdmin
+    from history.admin import DeliveryAdmin
+    from history.changelist import CappedCountPaginator
 
     monkeypatch.setattr(CappedCountPaginator, "cap", 4)
     monkeypatch.setattr(DeliveryAdmin, "list_per_page", 2)
