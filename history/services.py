@@ -4,6 +4,9 @@ A delivery moves pending → sending → success | failure, or back to pending w
 `next_attempt_at` when an attempt will be retried. Moving to `sending` is a conditional
 UPDATE (a claim with a lease), so two workers handed the same delivery cannot both send it,
 and a worker that dies mid-send leaves a lease that expires and lets the sweeper retry.
+
+Every change that makes a delivery final also adds it to DeliveryHourlyCount, in the same
+transaction, so the hourly chart never has to count the deliveries themselves.
 """
 
 from __future__ import annotations
@@ -12,18 +15,19 @@ import base64
 import datetime as dt
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Field, JSONField, Q
+from django.db.models import Count, Field, JSONField, Q
+from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from channels_webhook.models import Webhook
 from flarelane.audience.models import Project
 from flarelane.sealing import seal
-from history.models import Delivery, DeliveryAttempt, SendBatch
+from history.models import Delivery, DeliveryAttempt, DeliveryHourlyCount, SendBatch
 
 MAX_ERROR_MESSAGE_LENGTH = 2000
 
@@ -127,9 +131,10 @@ def send_batch_cancel(*, batch: SendBatch, now: dt.datetime) -> int:
     return _cancel_pending(Q(batch=batch), message="Cancelled: the send was cancelled before this was sent.", now=now)
 
 
+@transaction.atomic
 def _cancel_pending(which: Q, *, message: str, now: dt.datetime) -> int:
     """End the matching deliveries that still wait (queued or for a retry) as cancelled."""
-    return Delivery.objects.filter(which, status=Delivery.Status.PENDING).update(
+    cancelled = Delivery.objects.filter(which, status=Delivery.Status.PENDING).update(
         status=Delivery.Status.FAILURE,
         failure_reason=Delivery.FailureReason.CANCELLED,
         error_message=message,
@@ -137,6 +142,22 @@ def _cancel_pending(which: Q, *, message: str, now: dt.datetime) -> int:
         completed_at=now,
         updated_at=now,
     )
+    if cancelled:
+        # Counted after the UPDATE, by the `now` it wrote: the rows it changed stay locked by
+        # this transaction until commit, so this finds exactly them.
+        just_cancelled = Delivery.objects.filter(
+            which, status=Delivery.Status.FAILURE, failure_reason=Delivery.FailureReason.CANCELLED, updated_at=now
+        )
+        _upsert_hourly_counts(
+            (project_id, webhook_id, hour, 0, count)
+            for project_id, webhook_id, hour, count in just_cancelled.annotate(
+                hour=_HourUTC("created_at", tzinfo=dt.UTC), webhook_key=Coalesce("webhook_id", DeliveryHourlyCount.NO_WEBHOOK)
+            )
+            .values_list("project_id", "webhook_key", "hour")
+            .annotate(count=Count("pk"))
+            .order_by()
+        )
+    return cancelled
 
 
 def delivery_create_many(
@@ -270,9 +291,12 @@ def deliveries_cancel_pending(*, webhook_id: int, message: str, now: dt.datetime
     return _cancel_pending(Q(webhook_id=webhook_id), message=message, now=now)
 
 
+@transaction.atomic
 def delivery_fail_before_sending(*, delivery: Delivery, reason: str, message: str, now: dt.datetime) -> None:
     """Nothing was sent (render error, invalid request): final, with no attempt row."""
-    Delivery.objects.filter(pk=delivery.pk, lease_expires_at=delivery.lease_expires_at).update(
+    failed = Delivery.objects.filter(
+        pk=delivery.pk, lease_expires_at=delivery.lease_expires_at, status__in=[Delivery.Status.PENDING, Delivery.Status.SENDING]
+    ).update(
         status=Delivery.Status.FAILURE,
         failure_reason=reason,
         error_message=message[:MAX_ERROR_MESSAGE_LENGTH],
@@ -281,6 +305,9 @@ def delivery_fail_before_sending(*, delivery: Delivery, reason: str, message: st
         completed_at=now,
         updated_at=now,
     )
+    if failed:
+        delivery.status = Delivery.Status.FAILURE
+        _count_finished([delivery])
 
 
 def _stored_body(body: bytes) -> tuple[str, bool]:
@@ -397,17 +424,21 @@ def _update_held(deliveries: Sequence[Delivery], lease: dt.datetime) -> int:
 
 @transaction.atomic
 def deliveries_record(*, outcomes: Sequence[DeliveryOutcome], lease: dt.datetime, now: dt.datetime) -> int:
-    """Record what happened to deliveries claimed together, in two queries: one UPDATE of the
-    deliveries (only those still held under `lease`) and one INSERT of their attempts."""
+    """Record what happened to deliveries claimed together, in three queries: one UPDATE of the
+    deliveries (only those still held under `lease`), one INSERT of their attempts, and one
+    upsert of the hourly counts of those now final (usually one hour of one webhook)."""
     if not outcomes:
         return 0
     attempts = {outcome.delivery.pk: _apply_outcome(outcome, now) for outcome in outcomes}
-    updated = _update_held([outcome.delivery for outcome in outcomes], lease)
+    deliveries = [outcome.delivery for outcome in outcomes]
+    updated = _update_held(deliveries, lease)
     if updated < len(outcomes):
         # A lease ran out and the sweeper gave some away: record attempts only for ours.
         ours = set(Delivery.objects.filter(pk__in=list(attempts), updated_at=now).values_list("pk", flat=True))
         attempts = {pk: row for pk, row in attempts.items() if pk in ours}
+        deliveries = [delivery for delivery in deliveries if delivery.pk in ours]
     DeliveryAttempt.objects.bulk_create([row for row in attempts.values() if row is not None])
+    _count_finished(deliveries)
     return updated
 
 
@@ -440,12 +471,16 @@ def delivery_create_resend(
 
 
 def deliveries_prune(*, older_than: dt.datetime, batch_size: int) -> int:
-    """Delete final deliveries created before `older_than`, with their attempts; return how many.
+    """Delete final deliveries created before `older_than`, with their attempts and hourly
+    counts; return how many deliveries.
 
     Each batch of `batch_size` is its own short transaction, so senders and the console wait
     at most one batch for the table. Pending and sending deliveries stay whatever their age:
     a worker or a journey run may still need them.
     """
+    # Hourly counts go with the hours wholly before `older_than`; the hour it falls in still
+    # counts deliveries that stay.
+    DeliveryHourlyCount.objects.filter(hour__lte=older_than - dt.timedelta(hours=1)).delete()
     deleted = 0
     while True:
         batch = Delivery.objects.filter(status__in=Delivery.FINAL_STATUSES, created_at__lt=older_than)
@@ -457,3 +492,87 @@ def deliveries_prune(*, older_than: dt.datetime, batch_size: int) -> int:
             # Only the ids: the rows carry request and response bodies the delete has no use for.
             Delivery.objects.filter(pk__in=ids).only("pk").delete()
         deleted += len(ids)
+
+
+# Hourly counts
+
+
+class _HourUTC(TruncHour):
+    """TruncHour in UTC, with a fast path on SQLite.
+
+    On SQLite Django truncates through a Python function called once per row, which takes
+    over a second for 100,000 deliveries. SQLite stores datetimes as UTC text, so its own
+    strftime gives the same hour in C. Other databases use TruncHour as it is.
+    """
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        if connection.timezone_name != "UTC" or self.tzinfo is not dt.UTC:
+            return super().as_sqlite(compiler, connection, **extra_context)
+        sql, params = compiler.compile(self.lhs)
+        return f"strftime('%%Y-%%m-%%d %%H:00:00', {sql})", params
+
+
+def _count_finished(deliveries: Iterable[Delivery]) -> None:
+    """Add the final ones among these deliveries to the hourly counts: one statement per
+    project, webhook and hour they fall in."""
+    totals: dict[tuple[int, int, dt.datetime], list[int]] = {}
+    for delivery in deliveries:
+        if delivery.status in Delivery.FINAL_STATUSES:
+            hour = delivery.created_at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+            key = (delivery.project_id, delivery.webhook_id or DeliveryHourlyCount.NO_WEBHOOK, hour)
+            totals.setdefault(key, [0, 0])[delivery.status == Delivery.Status.FAILURE] += 1
+    _upsert_hourly_counts((*key, success, failure) for key, (success, failure) in totals.items())
+
+
+def _upsert_hourly_counts(rows: Iterable[tuple[int, int, dt.datetime, int, int]]) -> None:
+    """Add (project id, webhook id, hour, success, failure) rows to the counts. Django's
+    bulk_create can replace a conflicting row but not add to it, hence the SQL (SQLite 3.24+
+    and PostgreSQL both have INSERT ... ON CONFLICT DO UPDATE)."""
+    fields = {field.name: field for field in DeliveryHourlyCount._meta.concrete_fields}
+    params = [
+        (project_id, webhook_id, fields["hour"].get_db_prep_value(hour, connection), success, failure)
+        for project_id, webhook_id, hour, success, failure in rows
+    ]
+    if not params:
+        return
+    quote = connection.ops.quote_name
+    table = quote(DeliveryHourlyCount._meta.db_table)
+    project, webhook, hour, success, failure = (
+        quote(fields[name].column or name) for name in ("project", "webhook_id", "hour", "success", "failure")
+    )
+    sql = (
+        f"INSERT INTO {table} ({project}, {webhook}, {hour}, {success}, {failure}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608 (quoted model names only; values are parameters)
+        f"ON CONFLICT ({project}, {webhook}, {hour}) DO UPDATE SET "
+        f"{success} = {table}.{success} + excluded.{success}, {failure} = {table}.{failure} + excluded.{failure}"
+    )
+    with connection.cursor() as cursor:
+        if len(params) == 1:
+            cursor.execute(sql, params[0])
+        else:
+            cursor.executemany(sql, params)
+
+
+@transaction.atomic
+def delivery_hourly_counts_rebuild() -> int:
+    """Recount the hourly counts from the deliveries themselves; return how many rows it wrote.
+
+    For data written around the services (a benchmark's bulk seed, a restore); run it while
+    no worker records deliveries, since one finishing during the recount could be counted
+    twice or not at all. Migration 0008 does the same once in SQL, when the table is created.
+    """
+    DeliveryHourlyCount.objects.all().delete()
+    counts = (
+        Delivery.objects.filter(status__in=Delivery.FINAL_STATUSES)
+        .annotate(hour=_HourUTC("created_at", tzinfo=dt.UTC), webhook_key=Coalesce("webhook_id", DeliveryHourlyCount.NO_WEBHOOK))
+        .values_list("project_id", "webhook_key", "hour")
+        .annotate(
+            success=Count("pk", filter=Q(status=Delivery.Status.SUCCESS)),
+            failure=Count("pk", filter=Q(status=Delivery.Status.FAILURE)),
+        )
+        .order_by()
+    )
+    rows = DeliveryHourlyCount.objects.bulk_create(
+        DeliveryHourlyCount(project_id=project_id, webhook_id=webhook_id, hour=hour, success=success, failure=failure)
+        for project_id, webhook_id, hour, success, failure in counts
+    )
+    return len(rows)

@@ -266,6 +266,126 @@ def test_no_secret_in_any_list_or_detail_page(admin_client, sends):
             assert value not in page
 
 
+# Search, filters and counting: exact matches on indexed columns, no query over every row
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        (lambda s: "u-2002", "d3 d2"),
+        (lambda s: " u-1001 ", "d6 d4 d1"),
+        (lambda s: str(s.d4.pk), "d4"),
+        (lambda s: str(s.d4.pk).upper(), "d4"),
+        (lambda s: s.d4.pk.hex, "d4"),
+        # Exact only: no part of a user id, no webhook name (the webhook filter does that).
+        (lambda s: "u-20", ""),
+        (lambda s: "U-2002", ""),
+        (lambda s: "Down SMS", ""),
+        (lambda s: str(s.d4.pk)[:8], ""),
+        (lambda s: "not-a-uuid-or-user", ""),
+    ],
+)
+def test_search_finds_a_user_id_or_a_delivery_id_exactly(admin_client, sends, term, expected):
+    response = admin_client.get(CHANGELIST_URL, {"q": term(sends)})
+
+    assert listed(response) == sends.named(expected)
+
+
+def test_search_says_what_it_matches_and_compares_with_equality(admin_client, sends):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST_URL, {"q": "u-2002"})
+
+    page = response.content.decode()
+    assert 'placeholder="user id or delivery id, exactly"' in page
+    assert (
+        '<div class="help" id="searchbar_helptext">Finds deliveries by a whole user id (case-sensitive) '
+        "or a whole delivery id.</div>"
+    ) in page
+    assert '<span class="small quiet"><span class="result-count">2</span> results' in page
+    listing = [q["sql"] for q in queries.captured_queries if 'FROM "history_delivery"' in q["sql"]]
+    assert listing and all('"history_delivery"."user_id" = ' in sql for sql in listing)
+    assert not any(" LIKE " in sql.upper() for sql in listing)
+
+
+def test_the_filters_offer_their_choices_without_reading_the_deliveries(admin_client, sends):
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST_URL, {"failure_reason__exact": "render_error"})
+
+    assert listed(response) == sends.named("d5")
+    specs = {getattr(spec, "field_path", spec.title): type(spec).__name__ for spec in response.context["cl"].filter_specs}
+    assert specs["failure_reason"] == specs["source"] == "ChoicesFieldListFilter"
+    assert specs["webhook"] == "RelatedFieldListFilter"  # the webhooks, not the deliveries
+    page = response.content.decode()
+    for reason in Delivery.FailureReason:
+        assert f"?failure_reason__exact={reason.value}" in page
+    # Of the deliveries: one bounded count and the page itself; no DISTINCT over every row.
+    deliveries = [q["sql"] for q in queries.captured_queries if 'FROM "history_delivery"' in q["sql"]]
+    assert len(deliveries) == 2
+    assert deliveries[0].startswith('SELECT COUNT(*) FROM (SELECT "history_delivery"."created_at"')
+    assert "LIMIT 10001) subquery" in deliveries[0]
+    assert not any("DISTINCT" in q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's EXPLAIN QUERY PLAN")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"status__exact": "failure"},
+        {"webhook__id__exact": "1"},
+        {"project__id__exact": "1"},
+        {"source__exact": "resend"},
+        {"failure_reason__exact": "cancelled"},
+        {"journey_name": "Welcome"},
+        {"user_id": "u-1001"},
+        {"q": "u-1001"},
+        {"q": "6f1c1b9e-5bd6-4c4c-9a51-0f8f7c3f7c11"},
+        {"created_from": "2026-11-02", "created_to": "2026-11-03"},
+    ],
+)
+def test_each_filter_finds_and_orders_its_rows_through_an_index(admin_client, sends, params):
+    with CaptureQueriesContext(connection) as queries:
+        listed(admin_client.get(CHANGELIST_URL, params))
+
+    deliveries = [q["sql"] for q in queries.captured_queries if 'FROM "history_delivery"' in q["sql"]]
+    assert len(deliveries) == 2  # the bounded count and the page
+    for sql in deliveries:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            plan = [row[-1] for row in cursor.fetchall()]
+        reads = [step for step in plan if "history_delivery " in f"{step} "]
+        assert reads, plan
+        # A whole-table read, or a sort of every matching row before the first page, would
+        # cost a million rows; sorting ties on created_at by id ("RIGHT PART") costs a few.
+        # A UUID searched for is a user id or a delivery id: the rows of both lookups are sorted.
+        assert all("INDEX" in step for step in reads), plan
+        assert "USE TEMP B-TREE FOR ORDER BY" not in plan or plan[0] == "MULTI-INDEX OR", plan
+
+
+def test_past_the_cap_the_list_says_so_and_pages_through_the_first_rows(admin_client, sends, monkeypatch):
+    from history.admin import DeliveryAdmin
+    from history.changelist import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 4)
+    monkeypatch.setattr(DeliveryAdmin, "list_per_page", 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        first = admin_client.get(CHANGELIST_URL)
+    count = next(q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT COUNT(*)"))
+    second = admin_client.get(CHANGELIST_URL, {"p": 2})
+    beyond = admin_client.get(CHANGELIST_URL, {"p": 3})
+
+    assert count.endswith("LIMIT 5) subquery")
+    assert listed(first) == sends.named("d6 d5")
+    assert listed(second) == sends.named("d4 d3")
+    assert '<span class="result-count">4+</span> deliveries' in first.content.decode()
+    assert beyond.status_code == 302  # like any page past the end
+    # Under the cap the count is exact.
+    monkeypatch.setattr(CappedCountPaginator, "cap", 6)
+    assert '<span class="result-count">6</span> deliveries' in admin_client.get(CHANGELIST_URL).content.decode()
+    assert '<span class="result-count">1</span> delivery' in admin_client.get(CHANGELIST_URL, {"q": "u-3003"}).content.decode()
+
+
 # The detail
 
 
@@ -427,18 +547,21 @@ def test_staff_with_the_webhook_change_permission_see_the_resend_button(viewer, 
 
 
 def test_the_chart_above_the_list_counts_the_last_hours_and_follows_the_webhook_filter(
-    admin_client, httpserver, make_webhook, end_user
+    admin_client, httpserver, make_webhook, end_user, monkeypatch
 ):
     httpserver.expect_request("/ok", method="POST").respond_with_json({})
     httpserver.expect_request("/down", method="POST").respond_with_data("no", status=500)
     ok = make_webhook(httpserver.url_for("/ok"), name="Kakao alert")
     down = make_webhook(httpserver.url_for("/down"), name="Down SMS")
-    deliveries = [sending.send_test(webhook=webhook, end_user=end_user, data={"text": "x"}) for webhook in (ok, ok, down)]
-    hour = deliveries[0].created_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(created_at=hour)
-    # Eight days ago: outside the chart, still in the list.
-    old = sending.send_test(webhook=ok, end_user=end_user, data={"text": "x"})
-    Delivery.objects.filter(pk=old.pk).update(created_at=hour - dt.timedelta(days=8))
+    hour = timezone.now().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    # Sent as if at these moments, so they are counted in those hours as they are recorded.
+    with monkeypatch.context() as clock:
+        clock.setattr(timezone, "now", lambda: hour)
+        for webhook in (ok, ok, down):
+            sending.send_test(webhook=webhook, end_user=end_user, data={"text": "x"})
+        # Eight days ago: outside the chart, still in the list.
+        clock.setattr(timezone, "now", lambda: hour - dt.timedelta(days=8))
+        sending.send_test(webhook=ok, end_user=end_user, data={"text": "x"})
 
     every = admin_client.get(CHANGELIST_URL)
     one = admin_client.get(CHANGELIST_URL, {"webhook__id__exact": down.pk})

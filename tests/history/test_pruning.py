@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule
 
-from history.models import Delivery, DeliveryAttempt
+from history.models import Delivery, DeliveryAttempt, DeliveryHourlyCount
 from history.services import deliveries_prune
 from history.tasks import prune_history
 
@@ -68,3 +68,20 @@ def test_retention_of_zero_keeps_everything(settings, project):
     assert prune_history() == 0
     assert list(Delivery.objects.values_list("pk", flat=True)) == [ancient.pk]
     assert DeliveryAttempt.objects.count() == 1
+
+
+def test_prune_deletes_the_hourly_counts_of_hours_wholly_before_the_retention_window(project):
+    older_than = dt.datetime(2026, 11, 3, 10, 30, tzinfo=dt.UTC)
+    hours = [dt.datetime(2026, 11, 3, hour, 0, tzinfo=dt.UTC) for hour in (8, 9, 10, 11)]
+    DeliveryHourlyCount.objects.bulk_create(
+        DeliveryHourlyCount(project=project, webhook_id=4, hour=hour, success=index, failure=1)
+        for index, hour in enumerate(hours)
+    )
+
+    deliveries_prune(older_than=older_than, batch_size=1000)
+
+    # 10:00 stays: its deliveries from 10:30 on are kept, and the chart still counts them.
+    assert list(DeliveryHourlyCount.objects.order_by("hour").values_list("hour", "success", "failure")) == [
+        (hours[2], 2, 1),
+        (hours[3], 3, 1),
+    ]
