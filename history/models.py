@@ -8,6 +8,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from channels_webhook.models import Webhook
 from flarelane.audience.models import EndUser, Project
@@ -65,8 +66,10 @@ class Delivery(models.Model):
     FINAL_STATUSES = (Status.SUCCESS, Status.FAILURE)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deliveries")
-    webhook = models.ForeignKey(Webhook, on_delete=models.SET_NULL, null=True, related_name="deliveries")
+    # Foreign keys without an index of their own where a composite index below starts with
+    # them: every index is written again when a delivery changes status, twice per send.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    webhook = models.ForeignKey(Webhook, on_delete=models.SET_NULL, null=True, related_name="deliveries", db_index=False)
     webhook_name = models.CharField(max_length=200)
     end_user = models.ForeignKey(EndUser, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
     user_id = models.CharField("user id", max_length=255)
@@ -75,7 +78,9 @@ class Delivery(models.Model):
     journey_name = models.CharField(max_length=200, blank=True)
     journey_node_key = models.CharField(max_length=100, blank=True)
     data = models.JSONField("data variables", default=dict, blank=True)
-    batch = models.ForeignKey(SendBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    batch = models.ForeignKey(
+        SendBatch, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries", db_index=False
+    )
     # The event that made the user enter the journey, for `{{ entry_event... }}` in templates.
     entry_event = models.JSONField(null=True, blank=True)
 
@@ -103,8 +108,13 @@ class Delivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
 
-    resent_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Set on few deliveries (resends, test sends), so indexed only where set.
+    resent_from = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="resends", db_index=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -127,6 +137,8 @@ class Delivery(models.Model):
             models.Index(fields=["failure_reason", "-created_at"], name="delivery_reason_recent"),
             models.Index(fields=["source", "-created_at"], name="delivery_source_recent"),
             models.Index(fields=["journey_name", "-created_at"], name="delivery_journey_recent"),
+            models.Index(fields=["resent_from"], name="delivery_resent_from", condition=Q(resent_from__isnull=False)),
+            models.Index(fields=["created_by"], name="delivery_created_by", condition=Q(created_by__isnull=False)),
         ]
 
     def __str__(self) -> str:

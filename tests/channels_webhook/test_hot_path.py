@@ -4,6 +4,7 @@ together, so the count per delivery stays far under the three the scale target a
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from channels_webhook import sending
@@ -45,3 +46,30 @@ def test_sending_a_chunk_costs_about_one_statement_per_delivery(httpserver: HTTP
     executed = sum(int(sql.split()[0]) if " times: " in sql else 1 for sql in table_queries)
     assert executed == 5 + 64  # 69 statements for 64 deliveries: about 1.08 each
     assert list(DeliveryHourlyCount.objects.values_list("success", "failure")) == [(USERS, 0)]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="reads SQLite's EXPLAIN QUERY PLAN")
+def test_the_claim_finds_its_rows_by_id_while_a_large_send_waits(make_webhook, project):
+    from history import services as history
+
+    webhook = make_webhook("https://example.com/sms")
+    waiting = history.delivery_create_many(
+        project=project,
+        webhook=webhook,
+        recipients=[history.Recipient(user_id=f"u{n}", end_user_id=None) for n in range(2000)],
+        data={},
+        source="api",
+        max_attempts=1,
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        claimed = history.deliveries_claim(delivery_ids=waiting[:100], now=timezone.now(), lease_seconds=60)
+
+    assert len(claimed) == 100
+    claim = queries.captured_queries[0]["sql"]
+    assert claim.startswith('UPDATE "history_delivery"')
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {claim}")
+        plan = [row[-1] for row in cursor.fetchall()]
+    # By the primary key: the status index would read all 2,000 waiting deliveries per group.
+    assert plan == ["SEARCH history_delivery USING INDEX sqlite_autoindex_history_delivery_1 (id=?)"]
