@@ -5,8 +5,9 @@
 
 For each stack (embedded: SQLite + the django-q2 ORM broker; production: PostgreSQL + Redis,
 from BENCH_DATABASE_URL / BENCH_Q_BROKER_URL / BENCH_CACHE_URL, defaulting to the services on
-127.0.0.1) it builds a throw-away database, starts a local receiver (gunicorn, a fast one and
-one that answers after 50 ms) and `qcluster` with N workers, sends one webhook to every user
+127.0.0.1) it builds a throw-away database (on PostgreSQL named after the one given plus
+_send_bench, e.g. flarelane_send_bench: never the one given), starts a local receiver
+(bench/receiver.py, a fast one and one that answers after 50 ms) and `qcluster` with N workers, sends one webhook to every user
 of an audience through the real path (render, guard, HTTP, history rows and attempts), and
 prints deliveries per second, the ratio to the bare ceiling, queries per delivery, the peak
 memory of a worker, and the time to create and queue ENQUEUE deliveries.
@@ -78,7 +79,8 @@ def _stack_env(stack: str, workdir: Path) -> dict[str, str]:
         env.update(DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}", Q_BROKER_URL="", CACHE_URL="locmemcache://")
     else:
         env.update(
-            DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flarelane_bench"),
+            # A database of its own beside the one named, since the bench drops and recreates it.
+            DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flarelane") + "_send_bench",
             Q_BROKER_URL=os.environ.get("BENCH_Q_BROKER_URL", "redis://127.0.0.1:6379/14"),
             CACHE_URL=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/15"),
         )
