@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import logging
 import math
+import statistics
 import time
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -428,19 +430,26 @@ def _pool() -> ThreadPoolExecutor:
 # alone, every PROBE_AGAIN_SECONDS.
 FAST_WALL_TO_CPU = 3.0
 PROBE_AGAIN_SECONDS = 10.0
-PROBE_REQUESTS = 3  # the first may open the connection; the fastest of three counts
-_WEIGHT = 0.2
+PROBE_REQUESTS = 3  # the first may open the connection: the median of the last five counts
+RECENT_REQUESTS = 5
+# An answer this slow switches to parallel at once, so a fast receiver that starts to hang
+# costs one timeout in this thread (_rounds_of_hung_requests counts it); a shorter stall
+# (a busy machine descheduling the worker) is outvoted by the median.
+CLEARLY_SLOW_SECONDS = 1.0
 
 
 @dataclass
 class _ReceiverSpeed:
-    wall_to_cpu: float = math.inf
+    wall_to_cpu: deque[float] = dataclasses.field(default_factory=lambda: deque(maxlen=RECENT_REQUESTS))
     measured_at: float = 0.0  # time.monotonic()
-    probes_left: int = PROBE_REQUESTS
+
+    @property
+    def measuring(self) -> bool:
+        return len(self.wall_to_cpu) < PROBE_REQUESTS
 
     @property
     def fast(self) -> bool:
-        return self.wall_to_cpu < FAST_WALL_TO_CPU
+        return not self.measuring and statistics.median(self.wall_to_cpu) < FAST_WALL_TO_CPU
 
 
 _receiver_speeds: dict[int, _ReceiverSpeed] = {}  # by webhook id, in this process
@@ -451,15 +460,11 @@ def _send_alone(prepared: _Prepared, webhook_id: int) -> history.AttemptRecord:
     start, start_cpu = time.monotonic(), time.thread_time()
     attempt = _attempt(prepared)
     finished = time.monotonic()
-    ratio = (finished - start) / max(time.thread_time() - start_cpu, 1e-6)
     speed = _receiver_speeds.setdefault(webhook_id, _ReceiverSpeed())
-    if speed.probes_left:
-        speed.probes_left = 0 if ratio < FAST_WALL_TO_CPU else speed.probes_left - 1
-        speed.wall_to_cpu = min(speed.wall_to_cpu, ratio)
-    elif ratio > 10 * FAST_WALL_TO_CPU:
-        speed.wall_to_cpu = ratio  # one slow answer is enough to go parallel
+    if finished - start >= CLEARLY_SLOW_SECONDS:
+        speed.wall_to_cpu.extend([math.inf] * RECENT_REQUESTS)
     else:
-        speed.wall_to_cpu += _WEIGHT * (ratio - speed.wall_to_cpu)
+        speed.wall_to_cpu.append((finished - start) / max(time.thread_time() - start_cpu, 1e-6))
     speed.measured_at = finished
     return attempt
 
@@ -468,7 +473,7 @@ def _sent_alone(webhook_id: int) -> bool:
     """Whether the next request to this webhook goes from this thread: its receiver is fast,
     or it is being measured (again)."""
     speed = _receiver_speeds.get(webhook_id)
-    if speed is None or speed.probes_left or speed.fast:
+    if speed is None or speed.measuring or speed.fast:
         return True
     if time.monotonic() - speed.measured_at > PROBE_AGAIN_SECONDS:
         _receiver_speeds[webhook_id] = _ReceiverSpeed()
@@ -524,7 +529,8 @@ def _deliver_group(delivery_ids: Sequence[uuid.UUID | str]) -> None:
 
 def _rounds_of_hung_requests(group_size: int) -> int:
     """How many timeouts in a row a group can wait for when every receiver in it hangs: one
-    request in this thread (a fast receiver gone slow), then rounds of the sender threads."""
+    request in this thread (a fast receiver gone slow; the few sub-second answers it may take
+    before that fit in TASK_TIMEOUT_MARGIN_SECONDS), then rounds of the sender threads."""
     return 1 + math.ceil(group_size / max(1, settings.WEBHOOK_SEND_CONCURRENCY))
 
 

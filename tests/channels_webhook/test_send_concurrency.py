@@ -1,6 +1,8 @@
 """How many requests a worker keeps in flight: in parallel for a slow receiver, one after
 another for a receiver that answers at once, and groups that fit the queue's task timeout."""
 
+import math
+
 import pytest
 
 from channels_webhook import sending
@@ -54,7 +56,25 @@ def test_a_slow_receiver_is_measured_again_after_a_while(make_webhook, project, 
         assert sending._sent_alone(webhook_id) is False  # measured slow: parallel from now on
         sending._receiver_speeds[webhook_id].measured_at -= sending.PROBE_AGAIN_SECONDS + 1
         assert sending._sent_alone(webhook_id) is True  # stale: measure again
-        assert sending._receiver_speeds[webhook_id].probes_left == sending.PROBE_REQUESTS
+        assert sending._receiver_speeds[webhook_id].measuring is True
+
+
+def test_one_stall_of_a_fast_receiver_is_outvoted_but_a_hang_switches_at_once():
+    speed = sending._ReceiverSpeed()
+    speed.wall_to_cpu.extend([1.2, 1.1, 40.0])  # the third waited on a busy machine
+    assert speed.fast is True
+    speed.wall_to_cpu.extend([45.0, 50.0])  # three slow answers of the last five
+    assert speed.fast is False
+    speed.wall_to_cpu.extend([1.0] * 5)
+    assert speed.fast is True
+    speed.wall_to_cpu.extend([math.inf] * sending.RECENT_REQUESTS)  # what an answer after a second adds
+    assert speed.fast is False
+
+
+def test_a_receiver_measured_twice_is_still_being_measured():
+    speed = sending._ReceiverSpeed()
+    speed.wall_to_cpu.extend([1.0, 1.0])
+    assert (speed.measuring, speed.fast) == (True, False)
 
 
 @pytest.mark.parametrize(
