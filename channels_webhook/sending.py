@@ -333,19 +333,18 @@ def _prepare(delivery: Delivery, templates: dict[int, RequestTemplate]) -> _Prep
     return _Prepared(delivery, request=request, stored=stored)
 
 
-def _signed(
+def _signature_headers(
     request: transport.OutgoingRequest, webhook: Webhook, delivery_id: str, now: dt.datetime
-) -> transport.OutgoingRequest:
-    """Add Standard Webhooks signature headers, fresh for each attempt (they carry its time)."""
+) -> tuple[tuple[str, str], ...]:
+    """Standard Webhooks signature headers, fresh for each attempt (they carry its time)."""
     secrets = [unseal(sealed) for sealed in webhook.signing_secrets[:1]]
     expires = webhook.previous_signing_secret_expires_at
     if len(webhook.signing_secrets) > 1 and expires is not None and expires > now:
         secrets.append(unseal(webhook.signing_secrets[1]))
-    headers = signing.signature_headers(
-        message_id=delivery_id, timestamp=int(now.timestamp()), body=request.body, secrets_newest_first=secrets
-    )
-    return transport.OutgoingRequest(
-        method=request.method, url=request.url, headers=(*request.headers, *headers), body=request.body
+    return tuple(
+        signing.signature_headers(
+            message_id=delivery_id, timestamp=int(now.timestamp()), body=request.body, secrets_newest_first=secrets
+        )
     )
 
 
@@ -369,8 +368,10 @@ def _attempt(prepared: _Prepared) -> history.AttemptRecord:
         slot_id = rate_limit.take_send_slot(
             webhook_id=webhook.pk, per_second=webhook.rate_limit_per_second, hold_seconds=webhook.timeout_seconds
         )
+    attempt_headers: tuple[tuple[str, str], ...] = ()
     if webhook.is_signed:
-        request = _signed(request, webhook, str(delivery.pk), timezone.now())
+        attempt_headers = _signature_headers(request, webhook, str(delivery.pk), timezone.now())
+        request = dataclasses.replace(request, headers=(*request.headers, *attempt_headers))
     try:
         result = transport.send(
             request,
@@ -404,6 +405,7 @@ def _attempt(prepared: _Prepared) -> history.AttemptRecord:
         failure_reason=decision.failure_reason,
         message=decision.message,
         next_attempt_at=decision.retry_at,
+        attempt_headers=attempt_headers,
     )
 
 

@@ -47,6 +47,12 @@ def _headers_block(headers: list[list[str]]) -> SafeString:
     return format_html_join("", "<div><strong>{}</strong>: {}</div>", ((name, value) for name, value in headers))
 
 
+def _last_attempt_headers(delivery: Delivery) -> tuple[int, list[list[str]]] | None:
+    """The headers made for the latest attempt alone (its signature), with its number."""
+    attempt = delivery.attempts.order_by("-number").values_list("number", "request_headers").first()
+    return (attempt[0], attempt[1]) if attempt and attempt[1] else None
+
+
 def _moment(value: dt.datetime) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
@@ -223,8 +229,12 @@ class DeliveryAdmin(admin.ModelAdmin):
             context["resend_url"] = reverse("admin:history_delivery_resend", args=[obj.pk])
             if obj.request_method:
                 # From the stored, masked headers: the sealed ones must never reach a page.
+                last = _last_attempt_headers(obj)
                 context["curl_command"] = curl_command(
-                    method=obj.request_method, url=obj.request_url, headers=obj.request_headers, body=obj.request_body
+                    method=obj.request_method,
+                    url=obj.request_url,
+                    headers=[*obj.request_headers, *(last[1] if last else [])],
+                    body=obj.request_body,
                 )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -321,7 +331,16 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     @admin.display(description="Request headers")
     def request_headers_view(self, delivery: Delivery) -> SafeString:
-        return _headers_block(delivery.request_headers)
+        last = _last_attempt_headers(delivery)
+        if not last:
+            return _headers_block(delivery.request_headers)
+        number, headers = last
+        return format_html(
+            '{}<div class="attempt-headers">{}<p class="help">Made for attempt {} alone (a signature carries its time).</p></div>',
+            _headers_block(delivery.request_headers),
+            _headers_block(headers),
+            number,
+        )
 
     @admin.display(description="Request body")
     def request_body_view(self, delivery: Delivery) -> SafeString:
@@ -368,8 +387,13 @@ def _attempt_item(attempt: DeliveryAttempt) -> SafeString:
         if attempt.next_attempt_at
         else ""
     )
+    own_headers = (
+        format_html('<div class="attempt-headers">{}</div>', _headers_block(attempt.request_headers))
+        if attempt.request_headers
+        else ""
+    )
     return format_html(
-        '<li class="attempt attempt-{}"><strong>Attempt {}</strong> · {} · {} ms · {}{}{}</li>',
+        '<li class="attempt attempt-{}"><strong>Attempt {}</strong> · {} · {} ms · {}{}{}{}</li>',
         attempt.outcome,
         attempt.number,
         _moment(attempt.started_at),
@@ -377,6 +401,7 @@ def _attempt_item(attempt: DeliveryAttempt) -> SafeString:
         result,
         detail,
         retry,
+        own_headers,
     )
 
 

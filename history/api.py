@@ -30,7 +30,14 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
             "failure_reason",
             "error_message",
             "next_attempt_at",
+            "request_headers",
         ]
+        extra_kwargs = {
+            "request_headers": {
+                "help_text": "Headers sent with this attempt alone, besides the request's: the Standard Webhooks "
+                "signature (webhook-id, webhook-timestamp, webhook-signature), which carries the attempt's time."
+            }
+        }
 
 
 class DeliverySerializer(serializers.ModelSerializer):

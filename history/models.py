@@ -159,6 +159,9 @@ class DeliveryAttempt(models.Model):
     failure_reason = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Headers made for this attempt alone, on top of the delivery's stored request: the
+    # Standard Webhooks signature carries the attempt's time, so each attempt has its own.
+    request_headers = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["delivery", "number"]

@@ -70,6 +70,8 @@ class AttemptRecord:
     failure_reason: str
     message: str
     next_attempt_at: dt.datetime | None
+    # Headers sent with this attempt only (the signature), beside the stored request's.
+    attempt_headers: tuple[tuple[str, str], ...] = ()
 
 
 def send_batch_create(
@@ -398,6 +400,7 @@ def _apply_outcome(outcome: DeliveryOutcome, now: dt.datetime) -> DeliveryAttemp
         failure_reason=delivery.failure_reason,
         error_message=delivery.error_message,
         next_attempt_at=attempt.next_attempt_at,
+        request_headers=[list(pair) for pair in attempt.attempt_headers],
     )
 
 

@@ -2,7 +2,9 @@
 the shared rate limit and the queue configuration. Real receivers on loopback throughout."""
 
 import datetime as dt
+import html
 import json
+import re
 import threading
 import time
 
@@ -339,3 +341,34 @@ def test_a_retry_already_claimed_when_the_webhook_is_deactivated_is_not_sent(htt
 
     assert Delivery.objects.get(pk=delivery_id).failure_reason == "cancelled"
     assert httpserver.log == []
+
+
+@pytest.mark.django_db
+def test_history_shows_each_attempts_signature_as_the_receiver_got_it(
+    httpserver: HTTPServer, make_webhook, end_user, run_tasks_inline, api, admin_client
+):
+    webhook = make_webhook(httpserver.url_for(PATH), max_attempts=2)
+    secret = webhook_rotate_signing_secret(webhook=webhook).secret
+    httpserver.expect_ordered_request(PATH).respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request(PATH).respond_with_json({"ok": True})
+    signature_names = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=["u-1001"], data={"text": "Hi"}, source="api").delivery_ids
+    _make_due(delivery_id)
+    assert sending.sweep() == 1
+
+    received = [[[name, request.headers[name]] for name in signature_names] for request, _response in httpserver.log]
+    assert len(received) == 2
+    for request, _response in httpserver.log:  # each attempt is signed on its own and verifies
+        headers = {name: request.headers[name] for name in signature_names}
+        assert StandardWebhook(secret).verify(request.get_data(), headers) == json.loads(request.get_data())
+    detail = api.get(f"/api/v1/deliveries/{delivery_id}").json()
+    assert [attempt["request_headers"] for attempt in detail["attempts"]] == received
+    # The stored request holds what every attempt shares; the signature is never in it.
+    assert not any(name in signature_names for name, _value in detail["request"]["headers"])
+
+    page = admin_client.get(f"/admin/history/delivery/{delivery_id}/change/").content.decode()
+    curl = html.unescape(re.search(r'<pre class="curl-command" id="curl-command">(.*?)</pre>', page, re.DOTALL)[1])
+    last_signature = "".join(f"  -H '{name}: {value}' \\\n" for name, value in received[1])
+    assert last_signature in curl  # Copy as cURL repeats the latest attempt, signature included
+    assert "Made for attempt 2 alone (a signature carries its time)." in page

@@ -256,6 +256,7 @@ def test_detail_has_request_response_and_attempts(api, history, httpserver: HTTP
             "failure_reason": "http_error",
             "error_message": "The receiver answered 500 Internal Server Error.",
             "next_attempt_at": None,
+            "request_headers": [],  # not signed: nothing is made per attempt
         }
     ]
     assert body["duration_ms"] == attempt.duration_ms
