@@ -1,6 +1,15 @@
+"""Console pages for projects, API keys and users; users are written through the services,
+like the API writes them."""
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from flarelane.audience.models import ApiKey, EndUser, Project
+from flarelane.audience.services import USER_ATTRIBUTE_FIELDS, end_user_delete, end_user_put, tags_problem
 
 
 @admin.register(Project)
@@ -22,8 +31,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return False
 
 
+class EndUserForm(forms.ModelForm):
+    class Meta:
+        model = EndUser
+        fields = ["project", "user_id", *USER_ATTRIBUTE_FIELDS, "tags"]
+
+    def clean_tags(self) -> Any:
+        tags = self.cleaned_data.get("tags")
+        tags = {} if tags is None else tags
+        problem = tags_problem(tags)
+        if problem:
+            raise forms.ValidationError(problem)
+        return tags
+
+
 @admin.register(EndUser)
 class EndUserAdmin(admin.ModelAdmin):
+    form = EndUserForm
     list_display = ["user_id", "name", "email", "tags_summary", "country", "project", "updated_at"]
     list_filter = ["project", "country", "language"]
     search_fields = ["user_id", "email", "name", "phone_number"]
@@ -38,3 +62,24 @@ class EndUserAdmin(admin.ModelAdmin):
         ("Attributes", {"fields": ["email", "phone_number", "name", "country", "language", "time_zone"]}),
         ("Tags", {"fields": ["tags"], "description": 'A JSON object, e.g. {"phone_number": "01012345678", "plan": "pro"}.'}),
     ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: EndUser | None = None) -> list[str]:
+        # A user id is the other system's key for the user: renaming it here would detach
+        # the user from that system (and from their history), so it is fixed once created.
+        return ["project", "user_id"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: EndUser, form: forms.ModelForm, change: bool) -> None:
+        saved, _created = end_user_put(
+            project=obj.project,
+            user_id=obj.user_id,
+            attributes={field: getattr(obj, field) for field in USER_ATTRIBUTE_FIELDS},
+            tags=obj.tags,
+        )
+        obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
+
+    def delete_model(self, request: HttpRequest, obj: EndUser) -> None:
+        end_user_delete(end_user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: "QuerySet[EndUser]") -> None:
+        for end_user in queryset:
+            end_user_delete(end_user=end_user)

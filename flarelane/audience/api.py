@@ -19,9 +19,9 @@ from flarelane.audience.services import (
     end_user_patch,
     end_user_put,
     end_users_put_many,
+    tags_problem,
 )
 
-MAX_TAGS = 200
 MAX_USERS_PER_CALL = 1000
 
 
@@ -34,11 +34,9 @@ class EndUserSerializer(serializers.ModelSerializer):
         read_only_fields = ["user_id", "created_at", "updated_at"]
 
     def validate_tags(self, tags: dict[str, Any]) -> dict[str, Any]:
-        if len(tags) > MAX_TAGS:
-            raise serializers.ValidationError(f"A user may have at most {MAX_TAGS} tags.")
-        for key in tags:
-            if not key or len(key) > 128:
-                raise serializers.ValidationError("Tag names must be 1 to 128 characters.")
+        problem = tags_problem(tags)
+        if problem:
+            raise serializers.ValidationError(problem)
         return tags
 
 

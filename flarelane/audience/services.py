@@ -15,6 +15,20 @@ from flarelane.audience.models import ApiKey, EndUser, Event, IdempotencyRecord,
 
 API_KEY_PREFIX_LENGTH = 8
 USER_ATTRIBUTE_FIELDS = ("email", "phone_number", "name", "country", "language", "time_zone")
+MAX_TAGS = 200
+MAX_TAG_NAME_LENGTH = 128
+
+
+def tags_problem(tags: object) -> str:
+    """Why these tags may not be stored on a user, as a sentence, or "" (the API and the
+    console share the rules)."""
+    if not isinstance(tags, dict):
+        return 'Tags must be a JSON object of names and values, e.g. {"plan": "pro"}.'
+    if len(tags) > MAX_TAGS:
+        return f"A user may have at most {MAX_TAGS} tags."
+    if any(not key or len(key) > MAX_TAG_NAME_LENGTH for key in tags):
+        return f"Tag names must be 1 to {MAX_TAG_NAME_LENGTH} characters."
+    return ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,7 @@ def end_user_patch(*, end_user: EndUser, attributes: dict[str, Any], tags: dict[
 
 
 def end_user_delete(*, end_user: EndUser) -> None:
+    """Delete a user and their events; their deliveries stay in the history under their user id."""
     end_user.delete()
 
 
