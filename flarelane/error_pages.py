@@ -23,6 +23,15 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Every /api/v1/ path no route matches, so an API client gets JSON even with DEBUG on
+    (Django's debug 404 page would replace handler404), and a hint for the common slip."""
+    path = request.path
+    if path.endswith("/") and len(path.rstrip("/")) > len("/api/v1"):
+        return JsonResponse({"detail": f"Not found. API paths end without a slash: {path.rstrip('/')}"}, status=404)
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if not _is_api(request):
         return defaults.server_error(request)

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from flarelane.error_pages import api_not_found
 from flarelane.health import health
 
 admin.site.site_header = "Webhook channel"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("flarelane.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    re_path(r"^api/v1/", api_not_found),  # after every API route (/api/docs still gains its slash)
     path("health/", health, name="health"),
     path("demo-receiver/", include("flarelane.demo.receiver")),
 ]

@@ -573,6 +573,18 @@ def test_api_errors_outside_the_views_are_json(api):
     assert (not_found.status_code, not_found.json()) == (404, {"detail": "Not found."})
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_an_unknown_api_path_is_json_also_with_debug_on(api, settings, debug):
+    settings.DEBUG = debug  # make run serves with DEBUG on, where Django would show its HTML 404 page
+
+    unknown = api.get("/api/v1/no-such-thing")
+    slash = api.get("/api/v1/webhooks/")
+
+    assert (unknown.status_code, unknown["Content-Type"], unknown.json()) == (404, "application/json", {"detail": "Not found."})
+    assert (slash.status_code, slash.json()) == (404, {"detail": "Not found. API paths end without a slash: /api/v1/webhooks"})
+    assert api.get("/api/docs").status_code == 301  # pages outside /api/v1/ still gain their slash
+
+
 def test_patch_with_a_header_without_a_name_is_400_not_a_server_error(api, make_webhook, httpserver: HTTPServer):
     # Found by schemathesis (make api-fuzz): a PATCH made the nested header name optional.
     webhook = make_webhook(httpserver.url_for(SMS_PATH))
