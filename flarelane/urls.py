@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -10,6 +12,12 @@ admin.site.site_header = "Webhook channel"
 admin.site.site_title = "Webhook channel"
 admin.site.index_title = "Console"
 
+
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # Console pages name their icon; this is for what asks the old way (Swagger UI, JSON tabs).
+    return HttpResponsePermanentRedirect(static("channels_webhook/favicon.svg"))
+
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
@@ -18,6 +26,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/v1/", api_not_found),  # after every API route (/api/docs still gains its slash)
     path("health/", health, name="health"),
+    path("favicon.ico", favicon),
     path("demo-receiver/", include("flarelane.demo.receiver")),
 ]
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
 
 BASE_DIR = Path(settings.BASE_DIR)
 PRODUCTION_SECRET = "Zr8q-production-test-key-3vN1xK9pLw2mT7cY5bH0dF4gJ6sA8eQ"
@@ -126,3 +127,12 @@ def test_health_is_503_when_the_database_cannot_be_reached(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '503 {"status": "unavailable", "database": "unreachable"}'
     assert "Health check: the database cannot be reached" in result.stderr
+
+
+def test_console_pages_name_their_icon_and_favicon_ico_leads_to_it(client, db):
+    login_page = client.get("/admin/login/").content.decode()
+    old_way = client.get("/favicon.ico")
+
+    assert '<link rel="icon" href="/static/channels_webhook/favicon.svg" type="image/svg+xml">' in login_page
+    assert (old_way.status_code, old_way["Location"]) == (301, "/static/channels_webhook/favicon.svg")
+    assert finders.find("channels_webhook/favicon.svg") is not None

@@ -111,14 +111,21 @@
       });
   }
 
+  // A pick closes the list so the data variables and the preview move up into view; typing
+  // in the search field, or coming back to it, opens the list again.
   search.addEventListener("input", function () {
+    results.hidden = false;
     clearTimeout(searchTimer);
     searchTimer = setTimeout(runSearch, SEARCH_DEBOUNCE_MS);
+  });
+  search.addEventListener("focus", function () {
+    results.hidden = false;
   });
   results.addEventListener("click", function (event) {
     var button = event.target.closest(".user-search-result");
     if (!button) return;
     search.value = button.dataset.userId;
+    results.hidden = true;
     showSelected();
     refreshPreview();
   });
@@ -238,6 +245,7 @@
   });
 
   if (search.value !== "") {
+    results.hidden = true;  // the user is picked already (a link from a user's page)
     runSearch();
     refreshPreview();
   }
