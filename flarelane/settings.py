@@ -24,14 +24,15 @@ IS_PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DEBUG", default=False)
 if IS_PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be false when DJANGO_ENV is production: it shows settings and code to anyone.")
-if IS_PRODUCTION:
-    SECRET_KEY = env.str("SECRET_KEY")  # ImproperlyConfigured when missing
-else:
-    SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-0123456789abcdefghijklmnopqrstuvwxyz")
+# An empty value (`SECRET_KEY=` in a .env copied from .env.example) counts as unset.
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY and IS_PRODUCTION:
+    raise ImproperlyConfigured("Set the SECRET_KEY environment variable: it signs sessions and encrypts secret headers.")
+SECRET_KEY = SECRET_KEY or "dev-only-insecure-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
 # Secret header values are encrypted with this key; rotating SECRET_KEY must not lose them,
 # so it can be set on its own. Comma-separated: the first encrypts, all decrypt.
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[SECRET_KEY])
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[]) or [SECRET_KEY]
 
 if IS_PRODUCTION:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")  # the public host names; no default can be right

@@ -53,6 +53,27 @@ def test_production_refuses_to_start_without_a_required_setting(tmp_path):
         assert f"Set the {missing} environment variable" in result.stderr
 
 
+SEAL_AND_OPEN = """
+import django
+django.setup()
+from django.conf import settings
+from flarelane.sealing import seal, unseal
+print(settings.SECRET_KEY == settings.FIELD_ENCRYPTION_KEYS[0], len(settings.FIELD_ENCRYPTION_KEYS), unseal(seal("sk-1")))
+"""
+
+
+def test_empty_secret_settings_as_in_a_copied_env_example_count_as_unset(tmp_path):
+    development = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG")}
+    development.update(DJANGO_SETTINGS_MODULE="flarelane.settings", SECRET_KEY="", FIELD_ENCRYPTION_KEYS="")
+
+    opened = _run(["-c", SEAL_AND_OPEN], development)
+    refused = _run(["manage.py", "check"], _production_env(tmp_path, SECRET_KEY=""))
+
+    assert opened.stdout == "True 1 sk-1\n", opened.stderr
+    assert refused.returncode == 1
+    assert "Set the SECRET_KEY environment variable: it signs sessions" in refused.stderr
+
+
 def test_production_refuses_debug(tmp_path):
     result = _run(["manage.py", "check"], _production_env(tmp_path, DEBUG="true"))
 
