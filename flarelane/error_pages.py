@@ -3,6 +3,7 @@
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -23,6 +24,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+@csrf_exempt  # an API client has no CSRF token: a mistyped POST path must be this 404, not the CSRF page
 def api_not_found(request: HttpRequest) -> JsonResponse:
     """Every /api/v1/ path no route matches, so an API client gets JSON even with DEBUG on
     (Django's debug 404 page would replace handler404), and a hint for the common slip."""

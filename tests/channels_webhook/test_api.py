@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.test import Client
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
@@ -583,6 +584,20 @@ def test_an_unknown_api_path_is_json_also_with_debug_on(api, settings, debug):
     assert (unknown.status_code, unknown["Content-Type"], unknown.json()) == (404, "application/json", {"detail": "Not found."})
     assert (slash.status_code, slash.json()) == (404, {"detail": "Not found. API paths end without a slash: /api/v1/webhooks"})
     assert api.get("/api/docs").status_code == 301  # pages outside /api/v1/ still gain their slash
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_mistyped_api_path_is_json_404_for_every_method_not_a_csrf_page(method, project):
+    client = Client(enforce_csrf_checks=True)  # as a real API client: no CSRF cookie or token
+    key = api_key_issue(project=project).plaintext
+
+    response = getattr(client, method)("/api/v1/webhooks/1/tset", headers={"authorization": f"Bearer {key}"})
+
+    assert (response.status_code, response["Content-Type"], response.json()) == (
+        404,
+        "application/json",
+        {"detail": "Not found."},
+    )
 
 
 def test_patch_with_a_header_without_a_name_is_400_not_a_server_error(api, make_webhook, httpserver: HTTPServer):
