@@ -165,6 +165,14 @@ class WebhookRequestForm(forms.Form):
         return None if "headers_rows" in self.errors else list(self.cleaned_data.get("headers_rows") or [])
 
 
+class DataVariableField(forms.CharField):
+    """A data variable's value as typed: browsers post a textarea's line breaks as CRLF (the
+    HTML rule), but what was typed is a newline, and an SMS must not carry stray CRs."""
+
+    def to_python(self, value: Any) -> str:
+        return super().to_python(value).replace("\r\n", "\n")
+
+
 class SendForm(forms.Form):
     """Send a webhook to one user now, with a value for each data variable."""
 
@@ -186,7 +194,7 @@ class SendForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.data_variable_names = data_variables
         for variable in data_variables:
-            self.fields[f"data__{variable}"] = forms.CharField(
+            self.fields[f"data__{variable}"] = DataVariableField(
                 label=variable,
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 2, "cols": 60, "class": "data-variable-input", "data-variable": variable}),
@@ -212,7 +220,7 @@ class SendManyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.data_variable_names = data_variables
         for variable in data_variables:
-            self.fields[f"data__{variable}"] = forms.CharField(
+            self.fields[f"data__{variable}"] = DataVariableField(
                 label=variable, widget=forms.Textarea(attrs={"rows": 2, "cols": 60})
             )
 

@@ -343,6 +343,17 @@ def test_send_sends_one_request_and_returns_the_result_and_the_history_link(
     assert admin_client.get(result["history_url"]).status_code == 200
 
 
+def test_a_line_break_typed_in_a_data_box_is_sent_as_a_newline_not_crlf(admin_client, sms_webhook, end_user, httpserver):
+    httpserver.expect_oneshot_request(SMS_PATH, method="POST").respond_with_json({"header": {"isSuccessful": True}})
+
+    # What a browser posts for "line1⏎line2" typed in a textarea.
+    admin_client.post(url_of(sms_webhook, "send/test/"), {"user_id": "u-1001", "data__text": "line1\r\nline2"})
+
+    ((received, _),) = httpserver.log
+    assert json.loads(received.get_data())["body"] == "line1\nline2"
+    assert Delivery.objects.get().data == {"text": "line1\nline2"}
+
+
 def test_send_reports_a_failure_with_its_reason(admin_client, sms_webhook, end_user, httpserver):
     httpserver.expect_oneshot_request(SMS_PATH).respond_with_data('{"error":"down"}', status=500)
 
