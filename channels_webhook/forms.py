@@ -170,7 +170,7 @@ class DataVariableField(forms.CharField):
     HTML rule), but what was typed is a newline, and an SMS must not carry stray CRs."""
 
     def to_python(self, value: Any) -> str:
-        return super().to_python(value).replace("\r\n", "\n")
+        return (super().to_python(value) or "").replace("\r\n", "\n")
 
 
 class SendForm(forms.Form):

@@ -11,6 +11,7 @@ them. Held in the database, so it works on SQLite with the ORM broker as on Post
 A send over the limit waits; it never fails.
 """
 
+import math
 import time
 
 from channels_webhook.models import RateLimitSlot
@@ -26,10 +27,13 @@ def _ensure_slots(webhook_id: int, per_second: int) -> None:
     )
 
 
-def take_send_slot(*, webhook_id: int, per_second: int, hold_seconds: float) -> int:
-    """Block until a slot is free, take it for at most `hold_seconds`, and return its id."""
+def take_send_slot(*, webhook_id: int, per_second: int, hold_seconds: float, give_up_at: float = math.inf) -> int | None:
+    """Wait until a slot is free, take it for at most `hold_seconds`, and return its id; or
+    None once `time.monotonic()` passes `give_up_at` without one."""
     slots = RateLimitSlot.objects.filter(webhook_id=webhook_id, index__lt=per_second)
     while True:
+        if time.monotonic() > give_up_at:
+            return None
         oldest = slots.order_by("last_used_at", "index").values_list("pk", "last_used_at").first()
         if oldest is None:
             _ensure_slots(webhook_id, per_second)

@@ -33,7 +33,7 @@ from flarelane.audience.selectors import audience_count, audience_page, end_user
 from flarelane.sealing import unseal
 from history import services as history
 from history.models import Delivery, SendBatch
-from history.selectors import delivery_ids_due, delivery_ids_stranded
+from history.selectors import delivery_ids_due, delivery_ids_stranded, send_ids_cancelled
 
 logger = logging.getLogger(__name__)
 
@@ -358,31 +358,21 @@ def _stopped_webhook_message(delivery: Delivery) -> str:
 
 
 def _attempt(prepared: _Prepared) -> history.AttemptRecord:
-    """One HTTP attempt, judged. Safe in a worker thread: it touches the database only for a
-    rate-limited webhook, and those are sent from the task's own thread."""
+    """One HTTP attempt, judged. Safe in a worker thread: it does not touch the database."""
     delivery, webhook = prepared.delivery, prepared.delivery.webhook
     assert prepared.request is not None and webhook is not None
     request = prepared.request
-    slot_id = None
-    if webhook.rate_limit_per_second:
-        slot_id = rate_limit.take_send_slot(
-            webhook_id=webhook.pk, per_second=webhook.rate_limit_per_second, hold_seconds=webhook.timeout_seconds
-        )
     attempt_headers: tuple[tuple[str, str], ...] = ()
     if webhook.is_signed:
         attempt_headers = _signature_headers(request, webhook, str(delivery.pk), timezone.now())
         request = dataclasses.replace(request, headers=(*request.headers, *attempt_headers))
-    try:
-        result = transport.send(
-            request,
-            timeout_seconds=webhook.timeout_seconds,
-            body_limit=settings.HISTORY_RESPONSE_BODY_LIMIT,
-            allowed_networks=tuple(settings.WEBHOOK_ALLOWED_NETWORKS),
-            user_agent=settings.WEBHOOK_USER_AGENT,
-        )
-    finally:
-        if slot_id is not None:
-            rate_limit.release_send_slot(slot_id=slot_id)
+    result = transport.send(
+        request,
+        timeout_seconds=webhook.timeout_seconds,
+        body_limit=settings.HISTORY_RESPONSE_BODY_LIMIT,
+        allowed_networks=tuple(settings.WEBHOOK_ALLOWED_NETWORKS),
+        user_agent=settings.WEBHOOK_USER_AGENT,
+    )
     finished = timezone.now()
     decision = retry_policy.decide(
         outcome=result.outcome,
@@ -483,7 +473,9 @@ def _sent_alone(webhook_id: int) -> bool:
     return False
 
 
-def _deliver_group(delivery_ids: Sequence[uuid.UUID | str]) -> None:
+def _deliver_group(delivery_ids: Sequence[uuid.UUID | str], *, last_start: float) -> None:
+    """Claim, send and record one group; no rate-limited request starts after `last_start`
+    (time.monotonic())."""
     now = timezone.now()
     claimed = history.deliveries_claim(delivery_ids=delivery_ids, now=now, lease_seconds=settings.DELIVERY_LEASE_SECONDS)
     if not claimed:
@@ -502,12 +494,15 @@ def _deliver_group(delivery_ids: Sequence[uuid.UUID | str]) -> None:
         if ready.request is None or webhook is None:
             continue
         if webhook.rate_limit_per_second:
-            rate_limited.append(ready)  # its send slots live in the database: this thread only
+            prepared.pop()  # sent and recorded one at a time, below
+            rate_limited.append(ready)
         elif parallel and not _sent_alone(webhook.pk):
             in_flight[delivery.pk] = _pool().submit(_attempt, ready)
         else:
             attempts[delivery.pk] = _send_alone(ready, webhook.pk)
-    attempts.update((p.delivery.pk, _attempt(p)) for p in rate_limited)
+    lease = claimed[0].lease_expires_at
+    assert lease is not None
+    _send_rate_limited(rate_limited, lease=lease, last_start=last_start)
     attempts.update((pk, future.result()) for pk, future in in_flight.items())
     recorded = history.deliveries_record(
         outcomes=[
@@ -520,13 +515,56 @@ def _deliver_group(delivery_ids: Sequence[uuid.UUID | str]) -> None:
             )
             for p in prepared
         ],
-        lease=claimed[0].lease_expires_at,  # type: ignore[arg-type]
+        lease=lease,
         now=timezone.now(),
     )
     if recorded < len(prepared):
         logger.warning(
             "%d deliveries were taken over by another worker before their attempt was recorded", len(prepared) - recorded
         )
+
+
+def _send_rate_limited(waiting: Sequence[_Prepared], *, lease: dt.datetime, last_start: float) -> None:
+    """Send from this thread (the send slots live in the database) one slot after another,
+    recording each delivery as soon as its answer is back.
+
+    At a few requests per second a group takes many seconds, so: each is recorded at once (a
+    worker killed midway has sent nothing it did not record), a send cancelled meanwhile
+    stops here (its claimed deliveries are no longer pending, so the cancel cannot reach
+    them), and what has not started by `last_start` goes back to the queue rather than run
+    into the task timeout (the queue would kill the task and send the group again).
+    """
+    batch_ids = {ready.delivery.batch_id for ready in waiting if ready.delivery.batch_id is not None}
+    for index, ready in enumerate(waiting):
+        webhook = ready.delivery.webhook
+        assert webhook is not None and webhook.rate_limit_per_second
+        attempt = None
+        if batch_ids and ready.delivery.batch_id in send_ids_cancelled(batch_ids=batch_ids):
+            ready.failure_reason, ready.failure_message = "cancelled", history.SEND_CANCELLED_MESSAGE
+        else:
+            slot_id = rate_limit.take_send_slot(
+                webhook_id=webhook.pk,
+                per_second=webhook.rate_limit_per_second,
+                hold_seconds=webhook.timeout_seconds,
+                give_up_at=last_start,
+            )
+            if slot_id is None:
+                later = [not_sent.delivery.pk for not_sent in waiting[index:]]
+                history.deliveries_release(delivery_ids=later, lease=lease, now=timezone.now())
+                _enqueue(later)
+                return
+            try:
+                attempt = _attempt(ready)
+            finally:
+                rate_limit.release_send_slot(slot_id=slot_id)
+        outcome = history.DeliveryOutcome(
+            delivery=ready.delivery,
+            request=ready.stored,
+            attempt=attempt,
+            failure_reason=ready.failure_reason,
+            failure_message=ready.failure_message,
+        )
+        history.deliveries_record(outcomes=[outcome], lease=lease, now=timezone.now())
 
 
 def _rounds_of_hung_requests(group_size: int) -> int:
@@ -551,11 +589,14 @@ def deliver_many(*, delivery_ids: Sequence[uuid.UUID | str]) -> int:
     # A further group is started only if it would end before the queue's task timeout even
     # if every receiver in it hung.
     budget = settings.Q_TASK_TIMEOUT_SECONDS - TASK_TIMEOUT_MARGIN_SECONDS - _rounds_of_hung_requests(group) * MAX_TIMEOUT_SECONDS
+    # A rate-limited request, sent one at a time, may start while its answer (at most one
+    # timeout away) would still come back before the queue's task timeout.
+    last_start = started + settings.Q_TASK_TIMEOUT_SECONDS - TASK_TIMEOUT_MARGIN_SECONDS - MAX_TIMEOUT_SECONDS
     for start in range(0, len(delivery_ids), group):
         if start and time.monotonic() - started > budget:
             _enqueue(delivery_ids[start:])
             return start
-        _deliver_group(delivery_ids[start : start + group])
+        _deliver_group(delivery_ids[start : start + group], last_start=last_start)
     return len(delivery_ids)
 
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -99,6 +100,11 @@ def send_progress(*, batch: SendBatch) -> SendProgress:
 
 def send_batch_get(*, project: Project, batch_id: uuid.UUID | str) -> SendBatch | None:
     return SendBatch.objects.filter(project=project, pk=batch_id).first()
+
+
+def send_ids_cancelled(*, batch_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these sends were cancelled (one indexed lookup by primary key)."""
+    return set(SendBatch.objects.filter(pk__in=list(batch_ids), cancelled_at__isnull=False).values_list("pk", flat=True))
 
 
 def send_progress_recent(*, webhook_id: int, limit: int = 5) -> list[SendProgress]:

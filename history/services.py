@@ -126,11 +126,14 @@ def send_batch_fan_out_chunk(
     return deliveries
 
 
+SEND_CANCELLED_MESSAGE = "Cancelled: the send was cancelled before this was sent."
+
+
 @transaction.atomic
 def send_batch_cancel(*, batch: SendBatch, now: dt.datetime) -> int:
     """Stop a send: no more deliveries are created, and the waiting ones end as cancelled."""
     SendBatch.objects.filter(pk=batch.pk, cancelled_at__isnull=True).update(cancelled_at=now)
-    return _cancel_pending(Q(batch=batch), message="Cancelled: the send was cancelled before this was sent.", now=now)
+    return _cancel_pending(Q(batch=batch), message=SEND_CANCELLED_MESSAGE, now=now)
 
 
 @transaction.atomic
@@ -269,6 +272,14 @@ def deliveries_claim(*, delivery_ids: Sequence[uuid.UUID | str], now: dt.datetim
     for delivery in deliveries:
         delivery.webhook = webhooks.get(delivery.webhook_id) if delivery.webhook_id else None
     return deliveries
+
+
+def deliveries_release(*, delivery_ids: Sequence[uuid.UUID], lease: dt.datetime, now: dt.datetime) -> int:
+    """Give back claimed deliveries that were not attempted (a worker out of time): pending
+    again, as they were, for the next task; only those still held under `lease`."""
+    return Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.SENDING, lease_expires_at=lease).update(
+        status=Delivery.Status.PENDING, lease_expires_at=None, updated_at=now
+    )
 
 
 def _set_request(delivery: Delivery, request: StoredRequest) -> None:

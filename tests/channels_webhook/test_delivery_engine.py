@@ -21,7 +21,8 @@ from channels_webhook import sending
 from channels_webhook.models import Webhook
 from channels_webhook.services import webhook_rotate_signing_secret, webhook_update
 from flarelane.audience.services import end_user_put
-from history.models import Delivery, DeliveryAttempt
+from history import services as history_services
+from history.models import Delivery, DeliveryAttempt, SendBatch
 from tests.qcluster import kill_cluster_hard, running_qcluster
 
 PATH = "/sms"
@@ -272,6 +273,65 @@ def test_worker_killed_mid_send_is_taken_back_by_the_sweeper_and_finishes_once(
     assert delivery.attempt_count == 1
     assert DeliveryAttempt.objects.filter(delivery_id=delivery_id).count() == 1
     assert len(calls) == 2  # the cut request, then the one that finished
+
+
+def _users(project, count: int) -> list[str]:
+    user_ids = [f"u-{n}" for n in range(count)]
+    for user_id in user_ids:
+        end_user_put(project=project, user_id=user_id, attributes={}, tags={"phone_number": "010"})
+    return user_ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_stops_a_rate_limited_group_a_worker_already_holds(httpserver: HTTPServer, make_webhook, project):
+    webhook = make_webhook(httpserver.url_for(PATH), rate_limit_per_second=2)
+    queued = sending.send_to_users(webhook=webhook, user_ids=_users(project, 10), data={"text": "Hi"}, source="api")
+    received: list[int] = []
+
+    def cancel_on_the_third(request: Request) -> Response:
+        received.append(1)
+        if len(received) == 3:  # the worker holds all ten now: none is pending any more
+            history_services.send_batch_cancel(batch=SendBatch.objects.get(pk=queued.send_id), now=timezone.now())
+        return Response('{"ok": true}', status=200, content_type="application/json")
+
+    httpserver.expect_request(PATH).respond_with_handler(cancel_on_the_third)
+
+    sending.deliver_many(delivery_ids=queued.delivery_ids)
+
+    assert len(received) == 3
+    outcomes = sorted(Delivery.objects.filter(batch_id=queued.send_id).values_list("status", "failure_reason", "error_message"))
+    assert (
+        outcomes
+        == [("failure", "cancelled", "Cancelled: the send was cancelled before this was sent.")] * 7 + [("success", "", "")] * 3
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rate_limited_group_gives_back_what_it_cannot_start_before_the_task_timeout(
+    httpserver: HTTPServer, make_webhook, project, settings, monkeypatch
+):
+    # A 12.5 s task timeout less its 10 s margin and one 1 s request timeout: requests may
+    # start during the first 1.5 s, so at one per second two go out and three wait.
+    monkeypatch.setattr(sending, "MAX_TIMEOUT_SECONDS", 1)
+    settings.Q_TASK_TIMEOUT_SECONDS = 12.5
+    httpserver.expect_request(PATH).respond_with_json({"ok": True})
+    webhook = make_webhook(httpserver.url_for(PATH), rate_limit_per_second=1, timeout_seconds=1)
+    queued = sending.send_to_users(webhook=webhook, user_ids=_users(project, 5), data={"text": "Hi"}, source="api")
+    queue = get_broker()
+    queue.purge_queue()
+
+    assert sending.deliver_many(delivery_ids=queued.delivery_ids) == 5
+
+    assert len(httpserver.log) == 2
+    deliveries = Delivery.objects.filter(batch_id=queued.send_id)
+    assert sorted(deliveries.values_list("status", "attempt_count", "lease_expires_at")) == [
+        ("pending", 0, None),
+        ("pending", 0, None),
+        ("pending", 0, None),
+        ("success", 1, None),
+        ("success", 1, None),
+    ]
+    assert queue.queue_size() == 1  # the three given back are queued again, as one task
 
 
 @pytest.mark.django_db
