@@ -316,7 +316,7 @@ def delivery_fail_before_sending(*, delivery: Delivery, reason: str, message: st
     ).update(
         status=Delivery.Status.FAILURE,
         failure_reason=reason,
-        error_message=message[:MAX_ERROR_MESSAGE_LENGTH],
+        error_message=_storable(message[:MAX_ERROR_MESSAGE_LENGTH]),
         lease_expires_at=None,
         next_attempt_at=None,
         completed_at=now,
@@ -325,6 +325,13 @@ def delivery_fail_before_sending(*, delivery: Delivery, reason: str, message: st
     if failed:
         delivery.status = Delivery.Status.FAILURE
         _count_finished([delivery])
+
+
+def _storable(text: str) -> str:
+    """Text as PostgreSQL can keep it: its text and JSON columns refuse NUL, and one such
+    value would fail the whole group's record (the group then stays claimed and is sent
+    again). Only for what a receiver or a library wrote: response headers, error messages."""
+    return text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
 
 
 def _stored_body(body: bytes) -> tuple[str, bool]:
@@ -382,7 +389,7 @@ def _apply_outcome(outcome: DeliveryOutcome, now: dt.datetime) -> DeliveryAttemp
     if attempt is None:
         delivery.status = Delivery.Status.FAILURE
         delivery.failure_reason = outcome.failure_reason
-        delivery.error_message = outcome.failure_message[:MAX_ERROR_MESSAGE_LENGTH]
+        delivery.error_message = _storable(outcome.failure_message[:MAX_ERROR_MESSAGE_LENGTH])
         delivery.next_attempt_at = None
         delivery.completed_at = now
         return None
@@ -392,9 +399,9 @@ def _apply_outcome(outcome: DeliveryOutcome, now: dt.datetime) -> DeliveryAttemp
         attempt.verdict, Delivery.Status.PENDING
     )
     delivery.failure_reason = "" if attempt.verdict == "success" else attempt.failure_reason
-    delivery.error_message = attempt.message[:MAX_ERROR_MESSAGE_LENGTH]
+    delivery.error_message = _storable(attempt.message[:MAX_ERROR_MESSAGE_LENGTH])
     delivery.response_status_code = attempt.status_code
-    delivery.response_headers = [list(pair) for pair in attempt.response_headers]
+    delivery.response_headers = [[_storable(name), _storable(value)] for name, value in attempt.response_headers]
     delivery.response_body, delivery.response_body_is_base64 = body_text, is_base64
     delivery.response_body_truncated = attempt.response_body_truncated
     delivery.duration_ms = attempt.duration_ms

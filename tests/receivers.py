@@ -15,9 +15,10 @@ RESPONSE = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length
 
 
 class CountingReceiver:
-    def __init__(self, *, delay_seconds: float = 0.0) -> None:
+    def __init__(self, *, delay_seconds: float = 0.0, response: bytes = RESPONSE) -> None:
         self.received: collections.Counter[str] = collections.Counter()
         self.delay_seconds = delay_seconds
+        self.response = response  # raw bytes, so a test can answer what no HTTP server library would
         self.in_flight = 0
         self.most_in_flight = 0  # requests read but not yet answered, at the busiest moment
         self.port = 0
@@ -71,7 +72,7 @@ class CountingReceiver:
                 if self.delay_seconds:
                     await asyncio.sleep(self.delay_seconds)
                 self.in_flight -= 1
-                writer.write(RESPONSE)
+                writer.write(self.response)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass

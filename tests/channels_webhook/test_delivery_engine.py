@@ -24,6 +24,7 @@ from flarelane.audience.services import end_user_put
 from history import services as history_services
 from history.models import Delivery, DeliveryAttempt, SendBatch
 from tests.qcluster import kill_cluster_hard, running_qcluster
+from tests.receivers import CountingReceiver
 
 PATH = "/sms"
 
@@ -432,3 +433,25 @@ def test_history_shows_each_attempts_signature_as_the_receiver_got_it(
     last_signature = "".join(f"  -H '{name}: {value}' \\\n" for name, value in received[1])
     assert last_signature in curl  # Copy as cURL repeats the latest attempt, signature included
     assert "Made for attempt 2 alone (a signature carries its time)." in page
+
+
+NUL_ANSWER = b"HTTP/1.1 302 Found\r\nLocation: /next\x00x\r\nX-Odd: a\x00b\r\nContent-Length: 2\r\n\r\nno"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_answering_nul_characters_is_recorded_and_its_group_is_not_sent_again(make_webhook, project):
+    # PostgreSQL refuses NUL in text and JSON: one such answer used to fail the whole group's
+    # record, leaving every delivery in it claimed, to be taken back and sent again.
+    with CountingReceiver(response=NUL_ANSWER) as receiver:
+        webhook = make_webhook(receiver.url("/hook"), body='{"delivery": "{{ delivery.id }}"}')
+        ids = sending.send_to_users(webhook=webhook, user_ids=_users(project, 3), data={}, source="api").delivery_ids
+        sending.deliver_many(delivery_ids=ids)
+
+    assert receiver.total == 3 and set(receiver.received.values()) == {1}
+    for delivery in Delivery.objects.filter(pk__in=ids):
+        assert (delivery.status, delivery.failure_reason, delivery.response_status_code) == ("failure", "http_error", 302)
+        assert ["X-Odd", "a\N{REPLACEMENT CHARACTER}b"] in delivery.response_headers
+        assert delivery.error_message == (
+            "The receiver answered 302 Found to /next\N{REPLACEMENT CHARACTER}x; redirects are not followed. "
+            "Point the webhook at the final URL."
+        )
