@@ -8,11 +8,12 @@ secret header value: previews and deliveries are returned with their masked head
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -28,7 +29,8 @@ from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get, end_user_list, end_user_search
 from history.charts import HourlyChart, chart_window, hourly_chart
 from history.models import Delivery
-from history.selectors import delivery_hourly_counts, send_progress_recent
+from history.selectors import SendProgress, delivery_hourly_counts, send_batch_get, send_progress_recent
+from history.services import send_batch_cancel
 
 USER_SEARCH_LIMIT = 10
 # The live analysis speaks about the request; the other fields are checked by the form on save,
@@ -43,6 +45,19 @@ def _forbidden() -> JsonResponse:
 
 def _request_json(method: str, url: str, headers: Any, body: str) -> dict[str, Any]:
     return {"method": method, "url": url, "headers": [list(pair) for pair in headers], "body": body}
+
+
+def _send_progress_json(send: SendProgress) -> dict[str, Any]:
+    return {
+        "id": str(send.batch_id),
+        "total": send.total,
+        "done": send.done,
+        "success": send.success,
+        "failure": send.failure,
+        "cancelled": send.cancelled,
+        "pending": send.pending,
+        "cancelled_at": send.cancelled_at.isoformat() if send.cancelled_at else None,
+    }
 
 
 def _delivery_json(delivery: Delivery) -> dict[str, Any]:
@@ -160,6 +175,12 @@ class WebhookAdmin(admin.ModelAdmin):
             path("<int:webhook_id>/send/preview/", view(self.preview_view), name="channels_webhook_webhook_preview"),
             path("<int:webhook_id>/send/test/", view(self.send_test_view), name="channels_webhook_webhook_send_test"),
             path("<int:webhook_id>/send-many/", view(self.send_many_view), name="channels_webhook_webhook_send_many"),
+            path("<int:webhook_id>/sends/", view(self.send_progress_view), name="channels_webhook_webhook_send_progress"),
+            path(
+                "<int:webhook_id>/sends/<uuid:send_id>/cancel/",
+                view(self.send_cancel_view),
+                name="channels_webhook_webhook_send_cancel",
+            ),
             *super().get_urls(),
         ]
 
@@ -252,24 +273,38 @@ class WebhookAdmin(admin.ModelAdmin):
         return JsonResponse({"ok": True, "delivery": _delivery_json(delivery)})
 
     def send_many_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
-        """Queue the webhook for a list of users; progress shows on the webhook page."""
+        """Queue the webhook for a list of users or an audience; progress shows on the webhook page."""
         webhook = self._webhook_to_send(request, webhook_id)
         if webhook is None:
             raise PermissionDenied
         form = SendManyForm(request.POST or None, data_variables=webhook.data_variables)
         if request.method == "POST" and form.is_valid():
-            try:
-                queued = sending.send_to_users(
+            audience = form.audience()
+            queued_message = ""
+            if audience is not None:
+                batch = sending.send_to_audience(
                     webhook=webhook,
-                    user_ids=form.cleaned_data["user_ids"],
+                    audience=audience,
                     data=form.data_values(),
-                    source="api",
+                    source=Delivery.Source.CONSOLE,
                     created_by_id=request.user.pk,
                 )
-            except sending.UnknownUsers as unknown:
-                form.add_error("user_ids", str(unknown))
+                queued_message = f"Queued a send to {batch.total:,} users; progress is below."
             else:
-                self.message_user(request, f"Queued {len(queued.delivery_ids)} deliveries; progress is below.", messages.SUCCESS)
+                try:
+                    queued = sending.send_to_users(
+                        webhook=webhook,
+                        user_ids=form.cleaned_data["user_ids"],
+                        data=form.data_values(),
+                        source=Delivery.Source.CONSOLE,
+                        created_by_id=request.user.pk,
+                    )
+                except sending.UnknownUsers as unknown:
+                    form.add_error("user_ids", str(unknown))
+                else:
+                    queued_message = f"Queued {len(queued.delivery_ids):,} deliveries; progress is below."
+            if queued_message:
+                self.message_user(request, queued_message, messages.SUCCESS)
                 return HttpResponseRedirect(
                     reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-insights"
                 )
@@ -281,6 +316,27 @@ class WebhookAdmin(admin.ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/channels_webhook/webhook/send_many.html", context)
+
+    def send_progress_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+        """The recent sends to many users as JSON; the webhook page polls it while one runs."""
+        webhook = get_object_or_404(Webhook, pk=webhook_id)
+        if not self.has_view_permission(request, webhook):
+            return _forbidden()
+        return JsonResponse({"sends": [_send_progress_json(send) for send in send_progress_recent(webhook_id=webhook.pk)]})
+
+    def send_cancel_view(self, request: HttpRequest, webhook_id: int, send_id: uuid.UUID) -> HttpResponse:
+        """Cancel a send (the Cancel button of its progress row): the waiting deliveries end as cancelled."""
+        webhook = self._webhook_to_send(request, webhook_id)
+        if webhook is None:
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        batch = send_batch_get(project=webhook.project, batch_id=send_id)
+        if batch is None or batch.webhook_id != webhook.pk:
+            raise Http404
+        cancelled = send_batch_cancel(batch=batch, now=timezone.now())
+        self.message_user(request, f"Cancelled the send: {cancelled:,} waiting deliveries will not be sent.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-insights")
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None

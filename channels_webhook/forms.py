@@ -6,6 +6,7 @@ so the console and the API refuse exactly the same things with the same messages
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -208,12 +209,32 @@ class SendForm(forms.Form):
 
 
 class SendManyForm(forms.Form):
-    """Send a webhook to a list of users now, queued, with the same data for each."""
+    """Send a webhook now, queued, with the same data for each user: to a list of users, to
+    every user of the project, or to the users whose tag has a value (as the API's audience)."""
 
+    recipients = forms.ChoiceField(
+        label="Send to",
+        choices=[
+            ("users", "These users"),
+            ("all", "Every user of the project"),
+            ("tag", "Users whose tag has a value"),
+        ],
+        initial="users",
+        required=False,  # a post without it (a script, the old form) means a list of users
+        widget=forms.RadioSelect(attrs={"class": "send-many-recipients"}),
+    )
     user_ids = forms.CharField(
         label="User ids",
+        required=False,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 60, "id": "send-many-user-ids"}),
         help_text="One per line (or separated by commas or spaces), up to 1,000.",
+    )
+    tag = forms.CharField(label="Tag", required=False, max_length=128, widget=forms.TextInput(attrs={"placeholder": "plan"}))
+    equals = forms.CharField(
+        label="equals",
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "pro"}),
+        help_text='The tag\'s value, exactly: pro is the text "pro"; 3, true and null are read as JSON, and "3" is the text.',
     )
 
     def __init__(self, *args: Any, data_variables: list[str], **kwargs: Any) -> None:
@@ -226,11 +247,34 @@ class SendManyForm(forms.Form):
 
     def clean_user_ids(self) -> list[str]:
         ids = list(dict.fromkeys(part for part in re.split(r"[\s,]+", self.cleaned_data["user_ids"]) if part))
-        if not ids:
-            raise forms.ValidationError("Give at least one user id.")
         if len(ids) > 1000:
-            raise forms.ValidationError(f"At most 1,000 users at once ({len(ids)} given).")
+            raise forms.ValidationError(
+                f"At most 1,000 users at once ({len(ids)} given); to reach more, send to every user or to a tag's value."
+            )
         return ids
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        recipients = cleaned["recipients"] = cleaned.get("recipients") or "users"
+        if recipients == "users" and not cleaned.get("user_ids") and "user_ids" not in self.errors:
+            self.add_error("user_ids", "Give at least one user id.")
+        if recipients == "tag" and not cleaned.get("tag"):
+            self.add_error("tag", "Name the tag, e.g. plan.")
+        return cleaned
+
+    def audience(self) -> dict[str, Any] | None:
+        """The API's audience for this choice, or None for a list of users."""
+        recipients = self.cleaned_data["recipients"]
+        if recipients == "all":
+            return {"all": True}
+        if recipients == "tag":
+            text = self.cleaned_data["equals"]
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                value = text  # plain text, as people type it
+            return {"tag": self.cleaned_data["tag"], "equals": value}
+        return None
 
     def data_values(self) -> dict[str, str]:
         return {name: self.cleaned_data[f"data__{name}"] for name in self.data_variable_names}

@@ -174,6 +174,7 @@ class SendProgressSerializer(serializers.Serializer):
     success = serializers.IntegerField()
     failure = serializers.IntegerField()
     pending = serializers.IntegerField(help_text="Queued, sending or waiting to retry.")
+    cancelled = serializers.IntegerField(help_text="Of the failures, those cancelled before they were sent.")
     created_at = serializers.DateTimeField()
     cancelled_at = serializers.DateTimeField(allow_null=True)
 

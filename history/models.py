@@ -46,6 +46,7 @@ class Delivery(models.Model):
         TEST = "test", "Test send"
         JOURNEY = "journey", "Journey"
         API = "api", "API"
+        CONSOLE = "console", "Console"  # sent to many users from the webhook page
         RESEND = "resend", "Resend"
 
     class Status(models.TextChoices):

@@ -74,6 +74,7 @@ class SendProgress:
     pending: int
     created_at: dt.datetime
     cancelled_at: dt.datetime | None = None
+    cancelled: int = 0  # of the failures, those cancelled before they were sent
 
     @property
     def done(self) -> int:
@@ -83,6 +84,11 @@ class SendProgress:
 def send_progress(*, batch: SendBatch) -> SendProgress:
     """Done of total for a send to many users, in one grouped count over its deliveries."""
     counts = dict(batch.deliveries.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    cancelled = 0
+    if batch.cancelled_at is not None or counts.get(Delivery.Status.FAILURE):
+        cancelled = batch.deliveries.filter(
+            status=Delivery.Status.FAILURE, failure_reason=Delivery.FailureReason.CANCELLED
+        ).count()
     return SendProgress(
         batch_id=batch.pk,
         webhook_name=batch.webhook_name,
@@ -95,6 +101,7 @@ def send_progress(*, batch: SendBatch) -> SendProgress:
         + max(0, batch.total - sum(counts.values())) * (batch.cancelled_at is None),
         created_at=batch.created_at,
         cancelled_at=batch.cancelled_at,
+        cancelled=cancelled,
     )
 
 

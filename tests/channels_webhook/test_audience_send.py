@@ -70,11 +70,12 @@ def test_cancel_midway_stops_the_fan_out_and_cancels_what_waits(api, httpserver:
     cancelled = api.post(f"/api/v1/sends/{batch.pk}/cancel").json()
     assert sending.fan_out(batch_id=batch.pk) == 0
 
-    assert {k: cancelled[k] for k in ("total", "done", "success", "failure", "pending")} == {
+    assert {k: cancelled[k] for k in ("total", "done", "success", "failure", "cancelled", "pending")} == {
         "total": 7,
         "done": 3,
         "success": 0,
         "failure": 3,
+        "cancelled": 3,
         "pending": 0,
     }
     assert cancelled["cancelled_at"] is not None

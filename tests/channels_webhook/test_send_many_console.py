@@ -1,10 +1,12 @@
 """The webhook page: send to many users from the console, and see progress and journeys."""
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from pytest_httpserver import HTTPServer
 
+from channels_webhook import sending
 from flarelane.audience.services import end_user_put
-from history.models import Delivery
+from history.models import Delivery, SendBatch
 from journeys.graph import parse_graph
 from journeys.services import journey_create
 
@@ -60,3 +62,96 @@ def test_the_webhook_page_lists_the_journeys_that_use_it(admin_client, httpserve
     page = admin_client.get(f"/admin/channels_webhook/webhook/{webhook.pk}/change/").content.decode()
 
     assert f'<a href="/admin/journeys/journey/{journey.pk}/canvas/">Welcome</a> (draft)' in page
+
+
+def _users_with_plans(project, plans: dict[str, str]) -> None:
+    for user_id, plan in plans.items():
+        end_user_put(project=project, user_id=user_id, attributes={}, tags={"phone_number": "010", "plan": plan})
+
+
+def test_send_to_the_users_with_a_tag_value_from_the_console(
+    admin_client, admin_user, httpserver: HTTPServer, make_webhook, project, run_tasks_inline
+):
+    httpserver.expect_request("/sms").respond_with_json({"ok": True})
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    _users_with_plans(project, {"a": "pro", "b": "free", "c": "pro"})
+
+    response = admin_client.post(
+        f"/admin/channels_webhook/webhook/{webhook.pk}/send-many/",
+        {"recipients": "tag", "tag": "plan", "equals": "pro", "data__text": "Hi"},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == ["Queued a send to 2 users; progress is below."]
+    assert sorted(Delivery.objects.values_list("user_id", "status", "source", "created_by")) == [
+        ("a", "success", "console", admin_user.pk),
+        ("c", "success", "console", admin_user.pk),
+    ]
+    assert len(httpserver.log) == 2
+
+
+def test_send_to_every_user_from_the_console_and_a_tag_needs_its_name(
+    admin_client, httpserver: HTTPServer, make_webhook, project, run_tasks_inline
+):
+    httpserver.expect_request("/sms").respond_with_json({"ok": True})
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    _users_with_plans(project, {"a": "pro", "b": "free"})
+    url = f"/admin/channels_webhook/webhook/{webhook.pk}/send-many/"
+
+    nameless = admin_client.post(url, {"recipients": "tag", "tag": "", "equals": "pro", "data__text": "Hi"})
+    everyone = admin_client.post(url, {"recipients": "all", "data__text": "Hi"})
+
+    assert nameless.status_code == 200
+    assert nameless.context["form"].errors == {"tag": ["Name the tag, e.g. plan."]}
+    assert everyone.status_code == 302
+    assert sorted(Delivery.objects.values_list("user_id", flat=True)) == ["a", "b"]
+
+
+def test_cancel_a_running_send_from_the_webhook_page(admin_client, httpserver: HTTPServer, make_webhook, project):
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    _users_with_plans(project, {"a": "pro", "b": "pro", "c": "pro"})
+    admin_client.post(f"/admin/channels_webhook/webhook/{webhook.pk}/send-many/", {"user_ids": "a b c", "data__text": "Hi"})
+    (send,) = SendBatch.objects.all()
+    page = admin_client.get(f"/admin/channels_webhook/webhook/{webhook.pk}/change/").content.decode()
+    cancel_url = f"/admin/channels_webhook/webhook/{webhook.pk}/sends/{send.pk}/cancel/"
+    assert f'action="{cancel_url}"' in page
+
+    response = admin_client.post(cancel_url, follow=True)
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Cancelled the send: 3 waiting deliveries will not be sent."
+    ]
+    assert set(Delivery.objects.values_list("status", "failure_reason")) == {("failure", "cancelled")}
+    page = response.content.decode()
+    assert '<td class="send-failure" style="color:#b3261e">3 (3 cancelled)</td>' in page
+    assert f'action="{cancel_url}"' not in page
+    progress = admin_client.get(f"/admin/channels_webhook/webhook/{webhook.pk}/sends/").json()
+    assert progress == {
+        "sends": [
+            {
+                "id": str(send.pk),
+                "total": 3,
+                "done": 3,
+                "success": 0,
+                "failure": 3,
+                "cancelled": 3,
+                "pending": 0,
+                "cancelled_at": SendBatch.objects.get().cancelled_at.isoformat(),
+            }
+        ]
+    }
+    assert httpserver.log == []
+
+
+def test_staff_who_may_only_view_cannot_cancel_a_send(client, httpserver: HTTPServer, make_webhook, project):
+    viewer = User.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(content_type__app_label="channels_webhook", codename="view_webhook"))
+    client.force_login(viewer)
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    _users_with_plans(project, {"a": "pro"})
+    queued = sending.send_to_users(webhook=webhook, user_ids=["a"], data={"text": "Hi"}, source="api")
+
+    response = client.post(f"/admin/channels_webhook/webhook/{webhook.pk}/sends/{queued.send_id}/cancel/")
+
+    assert response.status_code == 403
+    assert Delivery.objects.get().status == "pending"

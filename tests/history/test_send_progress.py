@@ -32,11 +32,12 @@ def test_send_reports_its_progress_as_deliveries_finish(api, httpserver: HTTPSer
         sending.deliver(delivery_id=delivery_id)
 
     finished = api.get(f"/api/v1/sends/{send_id}").json()
-    assert {k: finished[k] for k in ("total", "done", "success", "failure", "pending")} == {
+    assert {k: finished[k] for k in ("total", "done", "success", "failure", "cancelled", "pending")} == {
         "total": 3,
         "done": 3,
         "success": 2,
         "failure": 1,  # user c has no phone_number tag: nothing was sent for them
+        "cancelled": 0,
         "pending": 0,
     }
     assert len(httpserver.log) == 2
