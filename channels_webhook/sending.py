@@ -192,9 +192,33 @@ def fail_for_journey(
     return delivery
 
 
+class CannotResend(Exception):
+    """A resend that could only fail again; `field` names what is missing, for the API."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
 def resend(*, original: Delivery, created_by_id: int | None) -> Delivery:
     """A new delivery of the same request bytes; only its Idempotency-Key is its own, since a
-    deliberate resend must not be discarded by a receiver as a duplicate of the original."""
+    deliberate resend must not be discarded by a receiver as a duplicate of the original.
+
+    A delivery that was never rendered renders afresh from its user and data, unless it has
+    no value for a data variable (a journey node whose own data failed to render): that
+    resend would fail the same way, so it is refused with the reason instead.
+    """
+    if original.webhook is None:
+        raise CannotResend("webhook", "The webhook of this delivery was deleted; it cannot be resent.")
+    missing = [name for name in original.webhook.data_variables if name not in original.data]
+    if not original.request_method and missing:
+        raise CannotResend(
+            "data",
+            f"This delivery has no value for the data variable '{missing[0]}'"
+            + (" (its journey node could not render it)" if original.journey_id else "")
+            + ", so a resend would fail the same way. Fix the cause, then send again"
+            + (" from the journey." if original.journey_id else "."),
+        )
     delivery_id = uuid.uuid4()
     request = None
     if original.request_method:

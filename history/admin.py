@@ -246,7 +246,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         original = self.get_object(request, unquote(object_id))
         if original is None:
             raise Http404
-        delivery = sending.resend(original=original, created_by_id=request.user.pk)
+        try:
+            delivery = sending.resend(original=original, created_by_id=request.user.pk)
+        except sending.CannotResend as refused:
+            self.message_user(request, refused.message, level=messages.ERROR)
+            return HttpResponseRedirect(_delivery_url(original.pk))
         self.message_user(
             request,
             f"Resent to {original.user_id}: this is the new delivery, with the same request as the original.",

@@ -228,7 +228,8 @@ class DeliveryResendView(APIView):
         original = delivery_get(project=request.project, delivery_id=pk)  # type: ignore[attr-defined]
         if original is None:
             raise Http404
-        if original.webhook is None:
-            raise ValidationError({"webhook": ["The webhook of this delivery was deleted; it cannot be resent."]})
-        delivery = sending.resend(original=original, created_by_id=_staff_id(request))
+        try:
+            delivery = sending.resend(original=original, created_by_id=_staff_id(request))
+        except sending.CannotResend as refused:
+            raise ValidationError({refused.field: [refused.message]}) from None
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -9,8 +9,10 @@ from django.utils import timezone
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
+from channels_webhook import sending
 from channels_webhook.models import Webhook
 from channels_webhook.sending import send_test, send_to_users
+from channels_webhook.services import webhook_update
 from flarelane.audience.models import EndUser
 from flarelane.audience.services import api_key_issue, end_user_put
 from history.models import Delivery, DeliveryAttempt
@@ -369,6 +371,32 @@ def test_resend_after_the_webhook_was_deleted_is_400(api, history, httpserver: H
     assert response.status_code == 400
     assert response.json() == {"webhook": ["The webhook of this delivery was deleted; it cannot be resent."]}
     assert Delivery.objects.count() == 3
+    assert httpserver.log == []
+
+
+def test_resend_of_a_delivery_that_never_had_its_data_is_refused_with_the_reason(
+    api, make_webhook, end_user, httpserver: HTTPServer
+):
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    queued = api.post(
+        f"/api/v1/webhooks/{webhook.pk}/send", {"user_ids": [end_user.user_id], "data": {"text": "Hi"}}, format="json"
+    )
+    # Edited while the send waited in the queue: the body now needs a value the send lacks.
+    webhook_update(webhook=webhook, values={"body": '{"body": "{{ text }}", "code": "{{ code }}"}'})
+    sending.deliver(delivery_id=queued.json()["delivery_ids"][0])
+    original = Delivery.objects.get()
+    assert (original.status, original.failure_reason, original.request_method) == ("failure", "render_error", "")
+
+    response = api.post(f"/api/v1/deliveries/{original.pk}/resend")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "data": [
+            "This delivery has no value for the data variable 'code', so a resend would fail the same way. "
+            "Fix the cause, then send again."
+        ]
+    }
+    assert Delivery.objects.count() == 1
     assert httpserver.log == []
 
 

@@ -506,6 +506,23 @@ def test_resend_creates_a_new_delivery_of_the_same_request_recorded_as_the_staff
     assert f'<a class="resend" href="{detail_url(resent)}">{moment(resent.created_at)}</a> (success)' in original_page
 
 
+def test_a_resend_that_could_only_fail_again_is_refused_with_the_reason(admin_client, make_webhook, end_user, httpserver):
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    (delivery_id,) = sending.send_to_users(webhook=webhook, user_ids=[end_user.user_id], data={}, source="api").delivery_ids
+    sending.deliver(delivery_id=delivery_id)  # fails to render: no value for `text`
+    original = Delivery.objects.get()
+
+    response = admin_client.post(resend_url(original), follow=True)
+
+    assert response.redirect_chain == [(detail_url(original), 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "This delivery has no value for the data variable 'text', so a resend would fail the same way. "
+        "Fix the cause, then send again."
+    ]
+    assert Delivery.objects.count() == 1
+    assert httpserver.log == []
+
+
 def test_resend_is_a_post(admin_client, sends):
     assert admin_client.get(resend_url(sends.d1)).status_code == 405
     assert Delivery.objects.count() == 6
