@@ -116,6 +116,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("webhook", OpenApiTypes.INT),
     OpenApiParameter("user_id", OpenApiTypes.STR),
     OpenApiParameter("source", OpenApiTypes.STR, enum=[s.value for s in Delivery.Source]),
+    OpenApiParameter("failure_reason", OpenApiTypes.STR, enum=[r.value for r in Delivery.FailureReason]),
     OpenApiParameter("journey", OpenApiTypes.INT),
     OpenApiParameter("created_after", OpenApiTypes.DATETIME),
     OpenApiParameter("created_before", OpenApiTypes.DATETIME),
@@ -127,9 +128,23 @@ class _FilterSerializer(serializers.Serializer):
     webhook = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     user_id = serializers.CharField(required=False)
     source = serializers.ChoiceField(choices=Delivery.Source.choices, required=False)  # type: ignore[assignment]
+    failure_reason = serializers.ChoiceField(choices=Delivery.FailureReason.choices, required=False)
     journey = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
+
+    PAGING = ("cursor", "page_size")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A mistyped filter must not answer with everything, as if it had matched.
+        unknown = sorted(set(self.initial_data) - set(self.fields) - set(self.PAGING))
+        if unknown:
+            known = ", ".join([*self.fields, *self.PAGING])
+            raise serializers.ValidationError({name: [f"Unknown parameter; the list takes {known}."] for name in unknown})
+        after, before = attrs.get("created_after"), attrs.get("created_before")
+        if after and before and after >= before:
+            raise serializers.ValidationError({"created_before": ["Must be later than created_after."]})
+        return attrs
 
 
 class DeliveryViewSet(viewsets.ViewSet):
@@ -147,6 +162,7 @@ class DeliveryViewSet(viewsets.ViewSet):
             webhook_id=values.get("webhook"),
             user_id=values.get("user_id", ""),
             source=values.get("source", ""),
+            failure_reason=values.get("failure_reason", ""),
             journey_id=values.get("journey"),
             created_after=values.get("created_after"),
             created_before=values.get("created_before"),

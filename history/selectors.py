@@ -18,6 +18,7 @@ class DeliveryFilters:
     webhook_id: int | None = None
     user_id: str = ""
     source: str = ""
+    failure_reason: str = ""
     journey_id: int | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
@@ -34,6 +35,8 @@ def delivery_list(*, project: Project, filters: DeliveryFilters | None = None) -
         deliveries = deliveries.filter(user_id=filters.user_id)
     if filters.source:
         deliveries = deliveries.filter(source=filters.source)
+    if filters.failure_reason:
+        deliveries = deliveries.filter(failure_reason=filters.failure_reason)
     if filters.journey_id is not None:
         deliveries = deliveries.filter(journey_id=filters.journey_id)
     if filters.created_after:

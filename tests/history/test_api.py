@@ -153,6 +153,8 @@ def test_a_new_delivery_during_paging_is_not_repeated_or_skipped(api, history, e
         ),
         ({"status": "success", "user_id": "u-2"}, []),
         ({"source": "test", "user_id": "u-2"}, ["failure"]),
+        ({"failure_reason": "http_error"}, ["failure"]),
+        ({"failure_reason": "cancelled"}, []),
     ],
 )
 def test_filters(api, history, params, expected):
@@ -176,6 +178,23 @@ def test_invalid_filters_are_400(api, history):
     assert api.get("/api/v1/deliveries", {"source": "bogus"}).status_code == 400
     assert api.get("/api/v1/deliveries", {"webhook": "abc"}).status_code == 400
     assert api.get("/api/v1/deliveries", {"created_after": "yesterday"}).status_code == 400
+    assert api.get("/api/v1/deliveries", {"failure_reason": "bogus"}).status_code == 400
+
+
+def test_a_mistyped_filter_is_400_naming_it_rather_than_everything(api, history):
+    mistyped = api.get("/api/v1/deliveries", {"reason": "timeout", "page_size": 1})
+    reversed_dates = api.get(
+        "/api/v1/deliveries", {"created_after": _iso(T0 + dt.timedelta(hours=2)), "created_before": _iso(T0)}
+    )
+
+    assert mistyped.status_code == 400
+    assert mistyped.json() == {
+        "reason": [
+            "Unknown parameter; the list takes status, webhook, user_id, source, failure_reason, journey, "
+            "created_after, created_before, cursor, page_size."
+        ]
+    }
+    assert (reversed_dates.status_code, reversed_dates.json()) == (400, {"created_before": ["Must be later than created_after."]})
 
 
 def test_list_item_shape(api, history):
