@@ -14,7 +14,24 @@ from rest_framework.throttling import SimpleRateThrottle
 from flarelane.audience.authentication import ApiKeyPrincipal
 
 
-class ApiKeyRateThrottle(SimpleRateThrottle):
+class _AlwaysSaysWhen(SimpleRateThrottle):
+    num_requests: int  # set by SimpleRateThrottle from the rate
+    duration: int
+
+    def wait(self) -> float:
+        """Seconds until the next request fits.
+
+        DRF's own gives none (so no Retry-After) when more requests are counted than the rate
+        allows, as right after the rate was lowered; the next one fits once the request in
+        the rate's last place has left the window (the history is newest first).
+        """
+        if not self.history:
+            return float(self.duration)
+        in_the_way = self.history[min(len(self.history), self.num_requests) - 1]
+        return max(0.0, self.duration - (self.now - in_the_way))
+
+
+class ApiKeyRateThrottle(_AlwaysSaysWhen):
     """`API_THROTTLE_RATE` requests per API key; other callers are not counted here."""
 
     scope = "api_key"
@@ -30,7 +47,7 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": user.api_key.pk}
 
 
-class StaffRateThrottle(SimpleRateThrottle):
+class StaffRateThrottle(_AlwaysSaysWhen):
     """`API_STAFF_THROTTLE_RATE` requests per staff member using the API from a session."""
 
     scope = "staff"

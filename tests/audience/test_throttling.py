@@ -29,6 +29,19 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(settings, project):
     assert EndUser.objects.count() == 0  # the refused call did nothing
 
 
+def test_a_key_over_a_lowered_rate_still_gets_retry_after(settings, project):
+    settings.API_THROTTLE_RATE = "5/min"
+    cache.clear()
+    api = _client(project)
+    assert [api.get("/api/v1/users").status_code for _ in range(4)] == [200, 200, 200, 200]
+    settings.API_THROTTLE_RATE = "2/min"  # four requests counted, two allowed
+
+    refused = api.get("/api/v1/users")
+
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "60"
+
+
 def test_each_key_has_its_own_budget(settings, project, other_project):
     settings.API_THROTTLE_RATE = "1/min"
     cache.clear()
