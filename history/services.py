@@ -334,6 +334,26 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
 
 
+# Response headers kept per delivery, names and values together: the body is capped, so a
+# receiver must not be able to make the history keep megabytes of headers instead.
+RESPONSE_HEADERS_LIMIT = 32 * 1024
+TRUNCATED = "… (cut: the history keeps 32 KiB of response headers)"
+
+
+def _stored_response_headers(headers: Sequence[tuple[str, str]]) -> list[list[str]]:
+    kept: list[list[str]] = []
+    room = RESPONSE_HEADERS_LIMIT
+    for name, value in headers:
+        if room <= len(name):
+            break
+        if len(name) + len(value) > room:
+            kept.append([_storable(name), _storable(value[: room - len(name)]) + TRUNCATED])
+            break
+        kept.append([_storable(name), _storable(value)])
+        room -= len(name) + len(value)
+    return kept
+
+
 def _stored_body(body: bytes) -> tuple[str, bool]:
     """Text when the body is UTF-8 (without NUL, which PostgreSQL text refuses), else base64."""
     try:
@@ -401,7 +421,7 @@ def _apply_outcome(outcome: DeliveryOutcome, now: dt.datetime) -> DeliveryAttemp
     delivery.failure_reason = "" if attempt.verdict == "success" else attempt.failure_reason
     delivery.error_message = _storable(attempt.message[:MAX_ERROR_MESSAGE_LENGTH])
     delivery.response_status_code = attempt.status_code
-    delivery.response_headers = [[_storable(name), _storable(value)] for name, value in attempt.response_headers]
+    delivery.response_headers = _stored_response_headers(attempt.response_headers)
     delivery.response_body, delivery.response_body_is_base64 = body_text, is_base64
     delivery.response_body_truncated = attempt.response_body_truncated
     delivery.duration_ms = attempt.duration_ms

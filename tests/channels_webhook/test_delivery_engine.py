@@ -455,3 +455,23 @@ def test_a_receiver_answering_nul_characters_is_recorded_and_its_group_is_not_se
             "The receiver answered 302 Found to /next\N{REPLACEMENT CHARACTER}x; redirects are not followed. "
             "Point the webhook at the final URL."
         )
+
+
+def _answer_with_headers(count: int, value_length: int) -> bytes:
+    headers = b"".join(b"X-Big-%d: %s\r\n" % (n, b"v" * value_length) for n in range(count))
+    return b"HTTP/1.1 200 OK\r\n" + headers + b"Content-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.django_db
+def test_the_history_keeps_32_kib_of_response_headers(make_webhook, project):
+    with CountingReceiver(response=_answer_with_headers(count=20, value_length=2000)) as receiver:
+        webhook = make_webhook(receiver.url("/hook"), body='{"delivery": "{{ delivery.id }}"}')
+        ids = sending.send_to_users(webhook=webhook, user_ids=_users(project, 1), data={}, source="api").delivery_ids
+        sending.deliver_many(delivery_ids=ids)
+
+    headers = Delivery.objects.get().response_headers
+    assert Delivery.objects.get().status == "success"
+    assert [name for name, _ in headers] == [f"X-Big-{n}" for n in range(17)]  # 16 whole, then the 17th cut
+    assert headers[15] == ["X-Big-15", "v" * 2000]
+    # 32,768 less ten 7-letter and six 8-letter names with their 2,000-letter values, less "X-Big-16": 642 left.
+    assert headers[16] == ["X-Big-16", "v" * 642 + "… (cut: the history keeps 32 KiB of response headers)"]
