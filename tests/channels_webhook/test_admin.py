@@ -220,6 +220,28 @@ def test_change_page_never_contains_the_secret_value(admin_client, sms_webhook):
     assert 'name="headers_rows-TOTAL" value="4"' in html
 
 
+def test_unticking_secret_without_a_value_keeps_the_row_stored_and_says_what_to_do(admin_client, sms_webhook):
+    headers = (("Content-Type", "application/json;charset=UTF-8", False, False), ("X-Secret-Key", "", False, True))
+
+    response = admin_client.post(change_url(sms_webhook), form_data(sms_webhook.project, sms_webhook.url, headers=headers))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        "Header &#x27;X-Secret-Key&#x27; was secret: type its value to make it a plain header "
+        "(the stored value is never shown)." in page
+    )
+    # The row still says it holds the stored secret, so the live check (and a second save) know it.
+    assert '<input type="hidden" name="headers_rows-1-stored" value="1">' in page
+    assert 'placeholder="type the value to send in plain text"' in page
+    assert SECRET_KEY_VALUE not in page
+    analysis = admin_client.post(
+        f"/admin/channels_webhook/webhook/{sms_webhook.pk}/analyze/",
+        form_data(sms_webhook.project, sms_webhook.url, headers=headers),
+    ).json()
+    assert [problem["field"] for problem in analysis["problems"]] == ["headers_rows"]
+
+
 def test_change_page_redisplayed_with_an_error_does_not_show_a_typed_secret(admin_client, sms_webhook):
     headers = (
         ("Content-Type", "application/json;charset=UTF-8", False, False),
