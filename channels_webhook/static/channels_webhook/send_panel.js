@@ -58,10 +58,14 @@
     return [user.name, user.email].filter(Boolean).join(" · ");
   }
 
-  function showSelected() {
-    var match = users.filter(function (user) {
+  function pickedUser() {
+    return users.filter(function (user) {
       return user.user_id === search.value;
     })[0];
+  }
+
+  function showSelected() {
+    var match = pickedUser();
     results.querySelectorAll(".user-search-result").forEach(function (button) {
       button.classList.toggle("selected", button.dataset.userId === search.value);
     });
@@ -95,6 +99,7 @@
       results.appendChild(none);
     }
     showSelected();
+    if (pickedUser()) refreshPreview();  // typed or pasted an exact user id
   }
 
   function runSearch() {
@@ -142,6 +147,11 @@
     clearTimeout(previewTimer);
     if (search.value.trim() === "") {
       showPreviewError("Pick a user to see the request.");
+      return;
+    }
+    if (!pickedUser()) {
+      // Half a name typed is not a user yet: say so, rather than ask the server and show its refusal.
+      showPreviewError("Pick a user from the list to see the request.");
       return;
     }
     var mine = ++previewSequence;
