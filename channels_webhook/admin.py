@@ -80,7 +80,8 @@ def _delivery_json(delivery: Delivery) -> dict[str, Any]:
 @admin.register(Webhook)
 class WebhookAdmin(admin.ModelAdmin):
     form = WebhookForm
-    list_display = ["name", "method", "url_short", "body_type", "data_variables_list", "is_active", "project", "updated_at"]
+    # Short columns, so the row fits beside the filters at 1400 px.
+    list_display = ["name", "method", "url_short", "body_type", "data_variables_list", "active_column", "project", "updated_view"]
     list_filter = ["project", "is_active", "method"]
     search_fields = ["name", "url"]
     readonly_fields = ["data_variables_panel", "send_link"]
@@ -99,7 +100,15 @@ class WebhookAdmin(admin.ModelAdmin):
 
     @admin.display(description="URL")
     def url_short(self, webhook: Webhook) -> str:
-        return webhook.url if len(webhook.url) < 70 else webhook.url[:67] + "…"
+        return webhook.url if len(webhook.url) < 50 else webhook.url[:47] + "…"
+
+    @admin.display(description="Active", boolean=True, ordering="is_active")
+    def active_column(self, webhook: Webhook) -> bool:
+        return webhook.is_active
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated_view(self, webhook: Webhook) -> str:
+        return timezone.localtime(webhook.updated_at).strftime("%Y-%m-%d %H:%M")
 
     @admin.display(description="Data variables")
     def data_variables_list(self, webhook: Webhook) -> str:

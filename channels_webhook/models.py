@@ -10,11 +10,12 @@ from flarelane.sealing import unseal
 
 class Webhook(models.Model):
     class Method(models.TextChoices):
-        GET = "GET"
-        POST = "POST"
-        PUT = "PUT"
-        PATCH = "PATCH"
-        DELETE = "DELETE"
+        # Labelled as written on the wire (TextChoices would show "Post").
+        GET = "GET", "GET"
+        POST = "POST", "POST"
+        PUT = "PUT", "PUT"
+        PATCH = "PATCH", "PATCH"
+        DELETE = "DELETE", "DELETE"
 
     class BodyType(models.TextChoices):
         JSON = "json", "JSON"

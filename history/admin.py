@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from channels_webhook import sending
 from channels_webhook.models import Webhook
@@ -57,6 +57,14 @@ def _moment(value: dt.datetime) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+class WebhookFilter(admin.RelatedFieldListFilter):
+    """By webhook, with the deliveries of deleted webhooks (they keep their name) named so."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.empty_value_display = mark_safe("A deleted webhook")
+
+
 def _delivery_url(delivery_id: object) -> str:
     return reverse("admin:history_delivery_change", args=[delivery_id])
 
@@ -65,20 +73,21 @@ def _delivery_url(delivery_id: object) -> str:
 class DeliveryAdmin(admin.ModelAdmin):
     change_list_template = "admin/history/delivery/change_list.html"
     change_form_template = "admin/history/delivery/change_form.html"
+    # Short headings and one-line times, so the whole row fits beside the filters at 1400 px.
     list_display = [
-        "created_at",
-        "webhook_name",
+        "created_view",
+        "webhook_column",
         "user_id",
         "status_badge",
-        "response_status_code",
+        "http_status_column",
         "duration_view",
-        "failure_reason",
+        "reason_column",
         "source",
         "attempts_view",
     ]
     # Status is chosen with the All / Success / Failure tabs above the list.
     list_filter = [
-        "webhook",
+        ("webhook", WebhookFilter),
         "source",
         UserIdFilter,
         JourneyNameFilter,
@@ -273,6 +282,22 @@ class DeliveryAdmin(admin.ModelAdmin):
     @admin.display(description="Duration", ordering="duration_ms")
     def duration_view(self, delivery: Delivery) -> str:
         return "" if delivery.duration_ms is None else f"{delivery.duration_ms} ms"
+
+    @admin.display(description="Created", ordering="created_at")
+    def created_view(self, delivery: Delivery) -> str:
+        return _moment(delivery.created_at)
+
+    @admin.display(description="Webhook")
+    def webhook_column(self, delivery: Delivery) -> str:
+        return delivery.webhook_name
+
+    @admin.display(description="HTTP")
+    def http_status_column(self, delivery: Delivery) -> str:
+        return "-" if delivery.response_status_code is None else str(delivery.response_status_code)
+
+    @admin.display(description="Reason")
+    def reason_column(self, delivery: Delivery) -> str:
+        return delivery.get_failure_reason_display() or "-"
 
     @admin.display(description="Attempts")
     def attempts_view(self, delivery: Delivery) -> str:

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from flarelane.audience.models import ApiKey, EndUser, Project
 from flarelane.audience.services import USER_ATTRIBUTE_FIELDS, end_user_delete, end_user_put, tags_problem
@@ -48,14 +49,19 @@ class EndUserForm(forms.ModelForm):
 @admin.register(EndUser)
 class EndUserAdmin(admin.ModelAdmin):
     form = EndUserForm
-    list_display = ["user_id", "name", "email", "tags_summary", "country", "project", "updated_at"]
+    list_display = ["user_id", "name", "email", "tags_summary", "country", "project", "updated_view"]
     list_filter = ["project", "country", "language"]
     search_fields = ["user_id", "email", "name", "phone_number"]
 
     @admin.display(description="Tags")
     def tags_summary(self, end_user: EndUser) -> str:
         text = ", ".join(f"{key}={value}" for key, value in (end_user.tags or {}).items())
-        return text if len(text) <= 80 else text[:77] + "…"
+        return text if len(text) <= 50 else text[:47] + "…"
+
+    @admin.display(description="Updated", ordering="updated_at")
+    def updated_view(self, end_user: EndUser) -> str:
+        # One line, so the row fits beside the filters at 1400 px.
+        return timezone.localtime(end_user.updated_at).strftime("%Y-%m-%d %H:%M")
 
     fieldsets = [
         (None, {"fields": ["project", "user_id"]}),

@@ -221,19 +221,20 @@ def test_the_list_shows_time_webhook_user_status_code_duration_reason_and_attemp
         return page[page.rindex("<tr", 0, start) : page.index("</tr>", start)]
 
     failed = row(sends.d2)
-    assert '<td class="field-webhook_name">Down SMS</td>' in failed
+    assert f'<a href="{detail_url(sends.d2)}">{moment(sends.d2.created_at)}</a>' in failed
+    assert '<td class="field-webhook_column">Down SMS</td>' in failed
     assert '<td class="field-user_id">u-2002</td>' in failed
     assert '<span class="delivery-status delivery-status-failure"' in failed
-    assert '<td class="field-response_status_code">500</td>' in failed
+    assert '<td class="field-http_status_column">500</td>' in failed
     assert f'<td class="field-duration_view">{sends.d2.duration_ms} ms</td>' in failed
-    assert '<td class="field-failure_reason">HTTP error status</td>' in failed
+    assert '<td class="field-reason_column">HTTP error status</td>' in failed
     assert '<td class="field-source">Test send</td>' in failed
     assert '<td class="field-attempts_view">1 of 1</td>' in failed
     pending = row(sends.d6)
     assert f'<td class="field-attempts_view">1 of 3, next {moment(sends.d6.next_attempt_at)}</td>' in pending
     assert '<span class="delivery-status delivery-status-pending"' in pending
     never_sent = row(sends.d5)
-    assert '<td class="field-response_status_code">-</td>' in never_sent
+    assert '<td class="field-http_status_column">-</td>' in never_sent
     assert '<td class="field-attempts_view">0 of 1</td>' in never_sent
 
 
@@ -315,8 +316,9 @@ def test_the_filters_offer_their_choices_without_reading_the_deliveries(admin_cl
     assert listed(response) == sends.named("d5")
     specs = {getattr(spec, "field_path", spec.title): type(spec).__name__ for spec in response.context["cl"].filter_specs}
     assert specs["failure_reason"] == specs["source"] == "ChoicesFieldListFilter"
-    assert specs["webhook"] == "RelatedFieldListFilter"  # the webhooks, not the deliveries
+    assert specs["webhook"] == "WebhookFilter"  # a RelatedFieldListFilter: the webhooks, not the deliveries
     page = response.content.decode()
+    assert '<a href="?failure_reason__exact=render_error&amp;webhook__isnull=True">A deleted webhook</a>' in page
     for reason in Delivery.FailureReason:
         assert f"?failure_reason__exact={reason.value}" in page
     # Of the deliveries: one bounded count and the page itself; no DISTINCT over every row.
