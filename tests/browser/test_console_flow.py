@@ -91,9 +91,12 @@ def test_build_test_send_and_resend_a_webhook_in_the_browser(page, screenshot, h
     screenshot("06-history-curl")
 
     # 5. Resend: a second delivery of the same request, recorded as resent by this staff user.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.click("#resend-form button")
     expect(page.locator(".messagelist")).to_contain_text("esen")
     screenshot("07-resent")
+    assert asked == ["Send this request to u-1001 again, as a new delivery?"]
     resent = Delivery.objects.exclude(pk=delivery.pk).get()
     assert (resent.source, resent.resent_from_id, resent.created_by.username) == ("resend", delivery.pk, "staff")
     assert resent.status == "success"
