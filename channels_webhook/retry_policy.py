@@ -84,7 +84,12 @@ def decide(
         if 200 <= status_code < 300:
             return Decision("success")
         reason = "http_error"
-        if 300 <= status_code < 400:
+        if status_code < 200:
+            # An interim answer (102 Processing, 103 Early Hints) that the connection ended
+            # after, with no final one: the receiver may not have finished, so try again.
+            message = f"The receiver answered {_status_text(status_code)}, an interim answer, and no final one."
+            retryable = True
+        elif 300 <= status_code < 400:
             location = headers.get("location") or headers.get("Location") or "(no Location header)"
             message = f"The receiver answered {_status_text(status_code)} to {location[:500]}; redirects are not followed. Point the webhook at the final URL."
         else:

@@ -96,6 +96,7 @@ RETRYABLE = [
     ("response", 502, "The receiver answered 502 Bad Gateway."),
     ("response", 503, "The receiver answered 503 Service Unavailable."),
     ("response", 504, "The receiver answered 504 Gateway Timeout."),
+    ("response", 102, "The receiver answered 102 Processing, an interim answer, and no final one."),
     ("timeout", None, "No complete answer within 2 seconds."),
     ("connection_error", None, "The connection to example.com was refused: nothing accepted it."),
 ]
