@@ -1,15 +1,21 @@
 """JSON in API requests, strictly: numbers too large for a double (1e999) are refused rather
-than turned into Infinity, and strings may not contain NUL; the database's JSON columns
-(SQLite's JSON check, PostgreSQL's jsonb) reject both, which would otherwise be a 500."""
+than turned into Infinity, and strings (keys too) may not contain NUL or a lone surrogate
+(\\ud800 without its pair); the database's JSON columns (SQLite's JSON check, PostgreSQL's
+jsonb) reject these, which would otherwise be a 500."""
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+
+# json.loads joins an escaped pair (\ud83d\ude00) into one character, so a code point in this
+# range left in a parsed string is half of a pair; it cannot be encoded as UTF-8 at all.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _finite(text: str) -> float:
@@ -30,16 +36,31 @@ class StrictJSONParser(JSONParser):
             data = json.loads(stream.read().decode(encoding), parse_float=_finite, parse_constant=_no_constants)
         except ValueError as error:
             raise ParseError(f"JSON parse error - {error}") from None
-        if _has_nul(data):
-            raise ParseError("JSON parse error - strings may not contain the NUL character (\\u0000).")
+        problem = _refused_string(data)
+        if problem:
+            raise ParseError(f"JSON parse error - {problem}")
         return data
 
 
-def _has_nul(value: Any) -> bool:
+def _refused_string(value: Any) -> str | None:
+    """Why a string somewhere in the document (a key or a value) is refused, or None."""
     if isinstance(value, str):
-        return "\x00" in value
+        if "\x00" in value:
+            return "strings may not contain the NUL character (\\u0000)."
+        if _SURROGATE.search(value):
+            return (
+                "strings may not contain a lone surrogate (\\ud800 to \\udfff); "
+                "send the character itself, or both halves of its surrogate pair."
+            )
+        return None
     if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+        for key, item in value.items():
+            problem = _refused_string(key) or _refused_string(item)
+            if problem:
+                return problem
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+        for item in value:
+            problem = _refused_string(item)
+            if problem:
+                return problem
+    return None

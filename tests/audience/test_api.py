@@ -8,6 +8,10 @@ from flarelane.audience.services import api_key_issue, end_user_put
 
 pytestmark = pytest.mark.django_db
 
+LONE_SURROGATE_MESSAGE = (
+    "JSON parse error - strings may not contain a lone surrogate (\\ud800 to \\udfff); "
+    "send the character itself, or both halves of its surrogate pair."
+)
 EMPTY_ATTRIBUTES = {"email": "", "phone_number": "", "name": "", "country": "", "language": "", "time_zone": ""}
 
 
@@ -182,6 +186,9 @@ def test_users_come_in_cursor_pages(api, project):
     [
         ('{"tags": {"a": 1e999}}', "JSON parse error - The number 1e999 is too large."),
         ('{"tags": {"a": "x\\u0000y"}}', "JSON parse error - strings may not contain the NUL character (\\u0000)."),
+        ('{"tags": {"a": "\\udfff"}}', LONE_SURROGATE_MESSAGE),
+        ('{"tags": {"a": ["ok", {"b": "x\\ud800y"}]}}', LONE_SURROGATE_MESSAGE),
+        ('{"tags": {"\\ud83d": "a key is checked too"}}', LONE_SURROGATE_MESSAGE),
     ],
 )
 def test_json_the_database_would_refuse_is_a_400(api, body, message):
@@ -189,6 +196,14 @@ def test_json_the_database_would_refuse_is_a_400(api, body, message):
 
     assert response.status_code == 400
     assert response.json() == {"detail": message}
+    assert EndUser.objects.count() == 0
+
+
+def test_a_surrogate_pair_is_one_character_and_is_kept(api, project):
+    response = api.generic("PUT", "/api/v1/users/u-1", '{"tags": {"mood": "\\ud83d\\ude00"}}', content_type="application/json")
+
+    assert response.status_code == 201
+    assert EndUser.objects.get(project=project, user_id="u-1").tags == {"mood": "\U0001f600"}
 
 
 def test_a_user_id_with_a_control_character_is_refused(api):

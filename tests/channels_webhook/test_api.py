@@ -448,6 +448,29 @@ def test_test_send_to_an_unknown_user_is_400(api, make_webhook, httpserver: HTTP
     assert httpserver.log == []
 
 
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [
+        ("test", '{"user_id": "u-1001", "data": {"text": "\\ud800"}}'),
+        ("send", '{"user_ids": ["u-1001"], "data": {"text": "\\ud800"}}'),
+    ],
+)
+def test_a_lone_surrogate_in_the_data_is_400_and_nothing_is_sent(
+    api, make_webhook, end_user, httpserver: HTTPServer, action, body
+):
+    webhook = make_webhook(httpserver.url_for(SMS_PATH))
+
+    response = api.generic("POST", f"/api/v1/webhooks/{webhook.pk}/{action}", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "JSON parse error - strings may not contain a lone surrogate (\\ud800 to \\udfff); "
+        "send the character itself, or both halves of its surrogate pair."
+    }
+    assert Delivery.objects.count() == 0
+    assert httpserver.log == []
+
+
 # --------------------------------------------------------------------------- preview
 
 
