@@ -206,6 +206,33 @@ def test_a_surrogate_pair_is_one_character_and_is_kept(api, project):
     assert EndUser.objects.get(project=project, user_id="u-1").tags == {"mood": "\U0001f600"}
 
 
+def _tags_nested(levels: int) -> str:
+    """A PUT body nested `levels` deep: the body, tags, then arrays inside each other."""
+    return '{"tags": {"a": ' + "[" * (levels - 2) + "]" * (levels - 2) + "}}"
+
+
+TOO_DEEP_MESSAGE = "JSON parse error - the document is nested more than 32 levels deep (objects and arrays inside each other)."
+
+
+@pytest.mark.parametrize("levels", [33, 900, 100_000])
+def test_json_nested_too_deep_is_a_400(api, levels):
+    response = api.generic("PUT", "/api/v1/users/u-1", _tags_nested(levels), content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": TOO_DEEP_MESSAGE}
+    assert EndUser.objects.count() == 0
+
+
+def test_json_nested_32_levels_is_kept(api, project):
+    response = api.generic("PUT", "/api/v1/users/u-1", _tags_nested(32), content_type="application/json")
+
+    assert response.status_code == 201
+    expected: list = []
+    for _ in range(29):
+        expected = [expected]
+    assert EndUser.objects.get(project=project, user_id="u-1").tags == {"a": expected}
+
+
 def test_a_user_id_with_a_control_character_is_refused(api):
     response = api.put("/api/v1/users/%00bad", {"tags": {}}, format="json")
 
