@@ -37,9 +37,12 @@ WEBHOOK_PARAMETER = "webhook__id__exact"
 
 
 def _pretty_body(body: str) -> str:
+    """JSON indented for reading; anything that cannot be shown so is shown as stored."""
     try:
         return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except ValueError:
+    # A receiver's body nested too deep for the parser or the indenting encoder (about a
+    # thousand levels, "[[[...]]]") raises RecursionError, not ValueError; it is still a body.
+    except (ValueError, RecursionError):
         return body
 
 

@@ -115,6 +115,23 @@ def test_detail_of_a_failure_shows_the_500_and_its_body(admin_client, deliveries
     assert '<span class="delivery-status delivery-status-failure"' in page
 
 
+@pytest.mark.parametrize("levels", [900, 5000])
+def test_detail_shows_a_body_nested_too_deep_to_indent_as_it_is(admin_client, make_webhook, end_user, httpserver, levels):
+    # 900 levels parse but are too deep for the indenting encoder; 5000 are too deep to parse.
+    deep = "[" * levels + "]" * levels
+    httpserver.expect_oneshot_request("/deep", method="POST").respond_with_data(deep, content_type="application/json")
+    webhook = make_webhook(httpserver.url_for("/deep"), body_type="text", body=deep)
+    delivery = send_test(webhook=webhook, end_user=end_user, data={"text": "Hello"})
+    assert (delivery.status, delivery.request_body, delivery.response_body) == ("success", deep, deep)
+
+    response = admin_client.get(detail_url(delivery))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'<pre class="request-body">{deep}</pre>' in page
+    assert f'<pre class="response-body">{deep}</pre>' in page
+
+
 def test_detail_of_a_render_error_says_nothing_was_sent(admin_client, deliveries):
     delivery = deliveries["failure"][1]
 
