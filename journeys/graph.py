@@ -22,6 +22,11 @@ CONDITION_OPS = ("equals", "not_equals", "contains", "exists", "greater", "less"
 REENTRY_POLICIES = ("once", "after_hours", "always")
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_NODES = 200
+# A year: longer is almost always a unit typed wrong (days for minutes), and a date past year
+# 9999 cannot even be computed, so such a delay would fail on every advance instead of waiting.
+MAX_DELAY_DAYS = 365
+MAX_DELAY_AMOUNTS = {"minutes": MAX_DELAY_DAYS * 24 * 60, "hours": MAX_DELAY_DAYS * 24, "days": MAX_DELAY_DAYS}
+MAX_DELAY_SECONDS = MAX_DELAY_DAYS * 86400
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,11 @@ def _config_problems(node: Node, webhook_variables: Mapping[int, Sequence[str]])
                 return [f"{where}: until_time must be HH:MM (24-hour), in the user's time zone."]
         elif len(amounts) != 1 or not isinstance(amounts[0], int) or isinstance(amounts[0], bool) or amounts[0] < 0:
             return [f"{where}: a delay needs one of minutes, hours or days (a whole number ≥ 0), or until_time."]
+        elif any(isinstance(config.get(unit), int) and config[unit] > most for unit, most in MAX_DELAY_AMOUNTS.items()):
+            return [
+                f"{where}: a delay is at most {MAX_DELAY_DAYS} days ({MAX_DELAY_AMOUNTS['hours']} hours, "
+                f"{MAX_DELAY_AMOUNTS['minutes']} minutes); a longer one is most likely a unit typed wrong."
+            ]
     elif node.type == "condition":
         if not str(config.get("field", "")).strip():
             return [f"{where}: a condition needs a field (e.g. tags.plan or entry_event.data.amount)."]
@@ -284,4 +294,6 @@ def delay_until(config: Mapping[str, Any], *, now: Any, time_zone: str) -> Any:
             target += dt.timedelta(days=1)
         return target.astimezone(dt.UTC)
     seconds = 60 * int(config.get("minutes") or 0) + 3600 * int(config.get("hours") or 0) + 86400 * int(config.get("days") or 0)
-    return now + dt.timedelta(seconds=seconds)
+    # Activation refuses longer delays; a journey activated before that rule still moves on
+    # after a year rather than failing with OverflowError on every advance.
+    return now + dt.timedelta(seconds=min(seconds, MAX_DELAY_SECONDS))

@@ -4,6 +4,8 @@ duplicate, stats; events in batches; and isolation between projects."""
 import pytest
 from pytest_httpserver import HTTPServer
 
+from journeys.models import JourneyRun
+
 pytestmark = pytest.mark.django_db
 
 
@@ -84,6 +86,25 @@ def test_activation_problems_come_back_as_a_list(api, webhook):
 
     assert response.status_code == 400
     assert response.json() == {"journey": ["Node 'sms': fill the webhook's data variables: text."]}
+
+
+def test_a_delay_of_a_billion_days_is_refused_at_activation_and_nobody_enrols(api, webhook, end_user):
+    graph = design_graph(webhook.pk)
+    graph["nodes"][1]["config"] = {"days": 1_000_000_000}
+    journey_id = api.post("/api/v1/journeys", graph, format="json").json()["id"]
+
+    response = api.post(f"/api/v1/journeys/{journey_id}/activate")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "journey": [
+            "Node 'wait': a delay is at most 365 days (8760 hours, 525600 minutes); a longer one is most likely a unit typed wrong."
+        ]
+    }
+    assert api.get(f"/api/v1/journeys/{journey_id}").json()["status"] == "draft"
+    enrol = api.post(f"/api/v1/journeys/{journey_id}/enrol", {"user_id": end_user.user_id}, format="json")
+    assert enrol.json() == {"journey": ["Only an active journey enrols users."]}
+    assert JourneyRun.objects.count() == 0
 
 
 def test_a_graph_that_cannot_be_drawn_is_refused(api, webhook):

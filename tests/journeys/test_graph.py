@@ -399,6 +399,9 @@ def test_two_paths_joining_are_not_a_loop() -> None:
 
 DELAY_PROBLEM = "Node 'x': a delay needs one of minutes, hours or days (a whole number ≥ 0), or until_time."
 UNTIL_PROBLEM = "Node 'x': until_time must be HH:MM (24-hour), in the user's time zone."
+TOO_LONG_PROBLEM = (
+    "Node 'x': a delay is at most 365 days (8760 hours, 525600 minutes); a longer one is most likely a unit typed wrong."
+)
 
 
 @pytest.mark.parametrize(
@@ -408,6 +411,9 @@ UNTIL_PROBLEM = "Node 'x': until_time must be HH:MM (24-hour), in the user's tim
         {"minutes": 45},
         {"hours": 2},
         {"days": 7},
+        {"days": 365},
+        {"hours": 8760},
+        {"minutes": 525600},
         {"minutes": None, "days": 3},
         {"until_time": "00:00"},
         {"until_time": "09:00"},
@@ -428,6 +434,10 @@ def test_valid_delays(config: dict[str, Any]) -> None:
         ({"days": True}, DELAY_PROBLEM),
         ({"minutes": 5, "hours": 1}, DELAY_PROBLEM),
         ({"weeks": 1}, DELAY_PROBLEM),
+        ({"days": 366}, TOO_LONG_PROBLEM),
+        ({"hours": 8761}, TOO_LONG_PROBLEM),
+        ({"minutes": 525601}, TOO_LONG_PROBLEM),
+        ({"days": 1_000_000_000}, TOO_LONG_PROBLEM),
         ({"until_time": "9:00"}, UNTIL_PROBLEM),
         ({"until_time": "24:00"}, UNTIL_PROBLEM),
         ({"until_time": "09:60"}, UNTIL_PROBLEM),
@@ -761,6 +771,11 @@ NOW = dt.datetime(2024, 3, 11, 1, 0, tzinfo=UTC)
 )
 def test_delay_for_minutes_hours_days(config: dict[str, Any], expected: dt.datetime) -> None:
     assert delay_until(config, now=NOW, time_zone="Asia/Seoul") == expected
+
+
+def test_a_delay_longer_than_a_year_saved_before_the_bound_waits_a_year() -> None:
+    # Such a journey was activated before activation refused it; timedelta(days=1e9) overflows.
+    assert delay_until({"days": 1_000_000_000}, now=NOW, time_zone="") == dt.datetime(2025, 3, 11, 1, 0, tzinfo=UTC)
 
 
 def test_delay_until_nine_in_seoul_from_before_nine_seoul() -> None:
