@@ -7,6 +7,13 @@ from channels_webhook.rendering import HeaderTemplate, RequestTemplate
 from flarelane.audience.models import Project
 from flarelane.sealing import unseal
 
+# The limiter keeps one database row per request allowed in a second (rate_limit.py), made on
+# the first send; a limit in the millions would have that send write millions of rows.
+MAX_RATE_LIMIT_PER_SECOND = 1000
+RATE_LIMIT_TOO_HIGH = (
+    f"A rate limit is at most {MAX_RATE_LIMIT_PER_SECOND} requests per second; leave it empty (or 0) for no limit."
+)
+
 
 class Webhook(models.Model):
     class Method(models.TextChoices):
@@ -35,7 +42,11 @@ class Webhook(models.Model):
     timeout_seconds = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1), MaxValueValidator(30)])
     max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(10)])
     rate_limit_per_second = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Requests per second across all workers (a vendor contract); empty for no limit."
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_RATE_LIMIT_PER_SECOND, message=RATE_LIMIT_TOO_HIGH)],
+        help_text=f"Requests per second across all workers (a vendor contract), at most {MAX_RATE_LIMIT_PER_SECOND}; "
+        "empty or 0 for no limit.",
     )
     send_idempotency_key = models.BooleanField(
         "send Idempotency-Key",

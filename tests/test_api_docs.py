@@ -45,6 +45,13 @@ def test_schema_lists_every_v1_path(staff_client):
     assert set(schema["paths"]["/api/v1/webhooks/{id}/send"]) >= {"post"}
     assert "202" in schema["paths"]["/api/v1/webhooks/{id}/send"]["post"]["responses"]
     assert set(schema["paths"]["/api/v1/deliveries/{id}/resend"]) >= {"post"}
+    assert schema["components"]["schemas"]["Webhook"]["properties"]["rate_limit_per_second"] == {
+        "type": "integer",
+        "maximum": 1000,
+        "minimum": 0,
+        "nullable": True,
+        "description": "Requests per second across all workers (a vendor contract), at most 1000; empty or 0 for no limit.",
+    }
 
 
 def test_schema_is_served_without_a_session():

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from channels_webhook.models import Webhook
+from channels_webhook.models import RATE_LIMIT_TOO_HIGH, Webhook
 from channels_webhook.rendering import MASK, RESERVED_ROOT_NAMES
 from channels_webhook.services import header_inputs_for_display
 
@@ -57,6 +57,8 @@ class WebhookSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "data_variables", "signing_enabled", "created_at", "updated_at"]
+        # DRF turns the model's MaxValueValidator into max_value and drops its message.
+        extra_kwargs = {"rate_limit_per_second": {"error_messages": {"max_value": RATE_LIMIT_TOO_HIGH}}}
 
     def to_representation(self, instance: Webhook) -> dict[str, Any]:
         data = super().to_representation(instance)

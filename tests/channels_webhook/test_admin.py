@@ -106,6 +106,18 @@ def test_add_webhook_with_a_liquid_syntax_error_is_refused_with_line_and_column(
     assert Webhook.objects.count() == 0
 
 
+def test_add_webhook_with_a_rate_limit_over_1000_is_refused(admin_client, project):
+    data = form_data(project, "https://sms.example.com/sms", headers=SMS_HEADERS, rate_limit_per_second="1000000000")
+
+    response = admin_client.post(ADD_URL, data)
+
+    assert response.status_code == 200
+    assert errors_of(response) == {
+        "rate_limit_per_second": ["A rate limit is at most 1000 requests per second; leave it empty (or 0) for no limit."]
+    }
+    assert Webhook.objects.count() == 0
+
+
 def test_add_webhook_with_an_unknown_filter_is_refused(admin_client, project):
     body = '{"body": "{{ text | shout }}"}'
 

@@ -7,7 +7,8 @@ from django.test import Client
 from pytest_httpserver import HTTPServer
 from rest_framework.test import APIClient
 
-from channels_webhook.models import Webhook
+from channels_webhook.models import RateLimitSlot, Webhook
+from channels_webhook.services import WebhookInvalid, webhook_create
 from flarelane.audience.services import api_key_issue, end_user_put
 from history.models import Delivery, DeliveryAttempt
 from tests.conftest import SECRET_KEY_VALUE, SMS_BODY
@@ -77,6 +78,54 @@ def test_create_shows_data_variables_and_masks_the_secret(api, project, httpserv
     assert SECRET_KEY_VALUE not in json.dumps(webhook.headers)
     assert webhook.request_template().headers[1].value == SECRET_KEY_VALUE
     assert httpserver.log == []
+
+
+RATE_LIMIT_TOO_HIGH = "A rate limit is at most 1000 requests per second; leave it empty (or 0) for no limit."
+
+
+@pytest.mark.parametrize("per_second", [1001, 1_000_000_000])
+def test_create_with_a_rate_limit_over_1000_is_400(api, project, httpserver: HTTPServer, per_second):
+    payload = _webhook_payload(httpserver.url_for(SMS_PATH), rate_limit_per_second=per_second)
+
+    response = api.post("/api/v1/webhooks", payload, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"rate_limit_per_second": [RATE_LIMIT_TOO_HIGH]}
+    assert Webhook.objects.count() == 0
+
+
+def test_patch_to_a_rate_limit_over_1000_is_400_and_keeps_the_limit(api, make_webhook, httpserver: HTTPServer):
+    webhook = make_webhook(httpserver.url_for(SMS_PATH), rate_limit_per_second=1000)
+
+    response = api.patch(f"/api/v1/webhooks/{webhook.pk}", {"rate_limit_per_second": 1_000_000_000}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"rate_limit_per_second": [RATE_LIMIT_TOO_HIGH]}
+    webhook.refresh_from_db()
+    assert webhook.rate_limit_per_second == 1000
+
+
+def test_a_rate_limit_over_1000_is_refused_by_the_service_too(project, httpserver: HTTPServer):
+    with pytest.raises(WebhookInvalid) as refused:
+        webhook_create(
+            project=project,
+            values={"name": "SMS", "method": "POST", "url": httpserver.url_for(SMS_PATH), "rate_limit_per_second": 10**9},
+            headers=[],
+        )
+
+    assert [(p.field, p.message) for p in refused.value.problems] == [("rate_limit_per_second", RATE_LIMIT_TOO_HIGH)]
+    assert Webhook.objects.count() == 0
+
+
+def test_a_rate_limit_of_0_is_no_limit(api, make_webhook, end_user, httpserver: HTTPServer):
+    httpserver.expect_oneshot_request(SMS_PATH, method="POST").respond_with_json({"header": {"isSuccessful": True}})
+    webhook = make_webhook(httpserver.url_for(SMS_PATH), rate_limit_per_second=0)
+
+    response = api.post(f"/api/v1/webhooks/{webhook.pk}/test", {"user_id": "u-1001", "data": {"text": "Hi"}}, format="json")
+
+    assert response.json()["status"] == "success"
+    assert len(httpserver.log) == 1
+    assert RateLimitSlot.objects.count() == 0
 
 
 def test_get_and_list_mask_the_secret(api, make_webhook, httpserver: HTTPServer):
