@@ -116,6 +116,8 @@ def _after_delivery(run: JourneyRun, node: graphs.Node, delivery: Delivery) -> s
             except ValueError:
                 tags = {}
             if tags:
+                # Merged into the user as stored now, not the copy loaded with the run: tags
+                # changed while the webhook was in flight are kept.
                 run.end_user = end_user_patch(end_user=run.end_user, attributes={}, tags=tags)
         _record(run, node.key, JourneyStep.Outcome.SUCCESS)
         return "success"

@@ -151,7 +151,10 @@ class EndUserViewSet(viewsets.ViewSet):
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
         tags = values.pop("tags", None)
-        end_user = end_user_patch(end_user=end_user, attributes=values, tags=tags)
+        try:
+            end_user = end_user_patch(end_user=end_user, attributes=values, tags=tags)
+        except EndUser.DoesNotExist:
+            raise Http404 from None  # deleted by another call since it was read above
         return Response(EndUserSerializer(end_user).data)
 
     @extend_schema(responses={204: None})

@@ -113,20 +113,28 @@ def end_users_put_many(*, project: Project, users: Sequence[UserInput]) -> Batch
 
 @transaction.atomic
 def end_user_patch(*, end_user: EndUser, attributes: dict[str, Any], tags: dict[str, Any] | None) -> EndUser:
-    """Merge attributes and tags; a tag set to None is removed."""
+    """Merge attributes and tags into the user as stored now; a tag set to None is removed.
+
+    `end_user` may have been loaded long before (a journey run holds it across a webhook
+    call), so the row is read again under a lock and merged there: patches at the same time
+    queue and each keeps the others' tags. PostgreSQL locks the row; SQLite has no row locks,
+    but its transactions here begin IMMEDIATE (settings), taking the write lock before the read.
+    Raises EndUser.DoesNotExist if the user was deleted meanwhile.
+    """
+    current = EndUser.objects.select_for_update().get(pk=end_user.pk)
     for field in USER_ATTRIBUTE_FIELDS:
         if field in attributes:
-            setattr(end_user, field, attributes[field] or "")
+            setattr(current, field, attributes[field] or "")
     if tags:
-        merged = dict(end_user.tags)
+        merged = dict(current.tags)
         for key, value in tags.items():
             if value is None:
                 merged.pop(key, None)
             else:
                 merged[key] = value
-        end_user.tags = merged
-    end_user.save()
-    return end_user
+        current.tags = merged
+    current.save()
+    return current
 
 
 def end_user_delete(*, end_user: EndUser) -> None:

@@ -5,12 +5,14 @@ import datetime as dt
 import json
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
 from channels_webhook import sending
 from flarelane.audience.models import EndUser
-from flarelane.audience.services import end_user_put
+from flarelane.audience.services import end_user_patch, end_user_put
 from history.models import Delivery
 from journeys import engine
 from journeys.graph import parse_graph
@@ -184,6 +186,48 @@ def test_a_coupon_from_the_response_is_saved_as_a_tag_and_sent_by_the_next_node(
     assert EndUser.objects.get(pk=users[0].pk).tags["coupon_code"] == "C-42"
     (_, _), (sms_request, _) = httpserver.log
     assert json.loads(sms_request.get_data()) == {"text": "Your code: C-42", "to": "0101"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_response_mapping_keeps_tags_changed_while_the_webhook_was_in_flight(httpserver: HTTPServer, make_webhook, project):
+    user, _ = end_user_put(project=project, user_id="u-1", attributes={}, tags={"phone_number": "0101"})
+
+    def answer_after_a_patch(request):
+        # Another client sets a tag while the receiver is working on the coupon; this thread
+        # has its own database connection, as that client would.
+        try:
+            end_user_patch(end_user=EndUser.objects.get(pk=user.pk), attributes={}, tags={"plan": "pro"})
+        finally:
+            connection.close()
+        return Response(json.dumps({"coupon": {"code": "C-42"}}), content_type="application/json")
+
+    httpserver.expect_request("/coupons").respond_with_handler(answer_after_a_patch)
+    coupons = make_webhook(httpserver.url_for("/coupons"), name="Coupons", body='{"userId": "{{ userId }}"}', headers=[])
+    graph = {
+        "nodes": [
+            {"key": "start", "type": "entry"},
+            {
+                "key": "coupon",
+                "type": "webhook",
+                "config": {"webhook": coupons.pk, "data": {}, "response_to_tags": {"coupon.code": "coupon_code"}},
+            },
+            {"key": "done", "type": "exit"},
+        ],
+        "edges": [
+            {"from": "start", "to": "coupon"},
+            {"from": "coupon", "to": "done", "branch": "success"},
+            {"from": "coupon", "to": "done", "branch": "failure"},
+        ],
+    }
+    make_journey(project, graph)
+    from journeys.services import event_ingest
+
+    event_ingest(project=project, end_user=user, type="signup", data={}, event_id=None)  # enqueued, not run
+    engine.run_advance(run_id=JourneyRun.objects.get().pk)
+
+    assert len(httpserver.log) == 1
+    assert JourneyRun.objects.get().status == "completed"
+    assert EndUser.objects.get(pk=user.pk).tags == {"phone_number": "0101", "plan": "pro", "coupon_code": "C-42"}
 
 
 def test_advancing_the_same_run_twice_makes_one_delivery(httpserver: HTTPServer, make_webhook, project, users):
