@@ -89,9 +89,16 @@ def _unwrap(address: IPAddress) -> IPAddress:
     return address
 
 
+# IPv4-compatible addresses (::a.b.c.d, deprecated by RFC 4291) embed an IPv4 address, yet
+# Python counts them global; a host or tunnel that still routes them would reach the embedded
+# address (::127.0.0.1, ::169.254.169.254), so the whole range is refused, as nothing public
+# is reached that way. :: and ::1 are in it too, refused already as unspecified and loopback.
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def address_is_public(address: IPAddress) -> bool:
     address = _unwrap(address)
-    return address.is_global and not address.is_multicast
+    return address.is_global and not address.is_multicast and address not in _IPV4_COMPATIBLE
 
 
 # --------------------------------------------------------------------------- deadline watchdog

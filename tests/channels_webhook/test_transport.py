@@ -371,6 +371,9 @@ def loopback_receivers(receiver) -> tuple[Receiver, Receiver]:
         ("[::1]", "::1"),
         ("0.0.0.0", "0.0.0.0"),  # noqa: S104 - the unspecified address reaches loopback on Linux
         ("[::ffff:127.0.0.1]", "::ffff:127.0.0.1 (127.0.0.1)"),
+        ("[::127.0.0.1]", "::127.0.0.1 (::7f00:1)"),  # IPv4-compatible (deprecated), which Python counts as global
+        ("[::a9fe:a9fe]", "::a9fe:a9fe"),
+        ("[::10.0.0.1]", "::10.0.0.1 (::a00:1)"),
         ("127.1", "127.1 (127.0.0.1)"),
         ("2130706433", "2130706433 (127.0.0.1)"),
         ("10.0.0.5", "10.0.0.5"),
@@ -554,6 +557,10 @@ def test_address_is_public():
         "0.0.0.0",  # noqa: S104
         "::1",
         "::ffff:127.0.0.1",
+        "::127.0.0.1",
+        "::a9fe:a9fe",
+        "::10.0.0.1",
+        "::8.8.8.8",  # the whole IPv4-compatible range: it is deprecated, nothing public needs it
         "224.0.0.1",
         "203.0.113.10",
     ]
