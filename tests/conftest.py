@@ -36,6 +36,11 @@ def _loopback_receivers_allowed(settings: Any) -> None:
     # What the sender learnt about a receiver's speed is kept by webhook id, and ids come
     # round again when each test's transaction is rolled back.
     sending._receiver_speeds.clear()
+    # The sender threads are made once per process with WEBHOOK_SEND_CONCURRENCY as it was
+    # then; a test that sets it must get a pool of that size, not one an earlier test made.
+    if sending._sender_pool is not None:
+        sending._sender_pool.shutdown(wait=False)
+        sending._sender_pool = None
 
 
 @pytest.fixture

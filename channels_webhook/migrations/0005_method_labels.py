@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channels_webhook', '0003_signing_rate_limit_idempotency'),
+        ('channels_webhook', '0004_rate_limit_at_most_1000'),
     ]
 
     operations = [
