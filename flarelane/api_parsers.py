@@ -46,13 +46,13 @@ class StrictJSONParser(JSONParser):
         except RecursionError:
             # Only a document nested about a thousand levels gets here; say what is wrong with it.
             raise ParseError(f"JSON parse error - {_TOO_DEEP}") from None
-        problem = _refused_content(data)
+        problem = unstorable_json_problem(data)
         if problem:
             raise ParseError(f"JSON parse error - {problem}")
         return data
 
 
-def _refused_content(document: Any) -> str | None:
+def unstorable_json_problem(document: Any) -> str | None:
     """Why the parsed document is refused (too deep, or a key or value with a character the
     database cannot store), or None. A loop, not recursion: the depth is what is checked."""
     pending: list[tuple[Any, int]] = [(document, 1)]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from channels_webhook import sending
 from channels_webhook.rendering import RenderFailed, render_value
 from channels_webhook.selectors import webhook_get
+from flarelane.api_parsers import unstorable_json_problem
 from flarelane.audience.services import end_user_patch
 from history.models import Delivery
 from history.services import JourneyOrigin
@@ -113,8 +114,11 @@ def _after_delivery(run: JourneyRun, node: graphs.Node, delivery: Delivery) -> s
         if mapping and not delivery.response_body_is_base64:
             try:
                 tags = graphs.response_values(mapping, json.loads(delivery.response_body))
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
                 tags = {}
+            # A value the database cannot keep (NUL, a lone surrogate, nesting past 32 levels)
+            # is left out rather than fail the save on every advance and stall the run.
+            tags = {tag: value for tag, value in tags.items() if unstorable_json_problem(value) is None}
             if tags:
                 # Merged into the user as stored now, not the copy loaded with the run: tags
                 # changed while the webhook was in flight are kept.

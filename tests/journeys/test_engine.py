@@ -230,6 +230,42 @@ def test_the_response_mapping_keeps_tags_changed_while_the_webhook_was_in_flight
     assert EndUser.objects.get(pk=user.pk).tags == {"phone_number": "0101", "plan": "pro", "coupon_code": "C-42"}
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"coupon": {"code": "\\ud800", "note": "ok"}}',  # a lone surrogate: PostgreSQL cannot store it
+        '{"coupon": {"code": "a\\u0000b", "note": "ok"}}',  # NUL, the same
+        '{"coupon": {"code": ' + "[" * 40 + "]" * 40 + ', "note": "ok"}}',  # deeper than 32 levels
+    ],
+)
+def test_a_response_value_the_database_cannot_keep_is_left_out_and_the_run_goes_on(
+    answer, httpserver: HTTPServer, make_webhook, project, users, run_tasks_inline
+):
+    httpserver.expect_request("/coupons").respond_with_data(answer, content_type="application/json")
+    coupons = make_webhook(httpserver.url_for("/coupons"), name="Coupons", body='{"userId": "{{ userId }}"}', headers=[])
+    mapping = {"coupon.code": "coupon_code", "coupon.note": "note"}
+    graph = {
+        "nodes": [
+            {"key": "start", "type": "entry"},
+            {"key": "coupon", "type": "webhook", "config": {"webhook": coupons.pk, "data": {}, "response_to_tags": mapping}},
+            {"key": "done", "type": "exit"},
+        ],
+        "edges": [
+            {"from": "start", "to": "coupon"},
+            {"from": "coupon", "to": "done", "branch": "success"},
+            {"from": "coupon", "to": "done", "branch": "failure"},
+        ],
+    }
+    make_journey(project, graph)
+    from journeys.services import event_ingest
+
+    event_ingest(project=project, end_user=users[0], type="signup", data={}, event_id=None)
+
+    assert JourneyRun.objects.get().status == "completed"
+    tags = EndUser.objects.get(pk=users[0].pk).tags
+    assert (tags.get("coupon_code"), tags["note"]) == (None, "ok")
+
+
 def test_advancing_the_same_run_twice_makes_one_delivery(httpserver: HTTPServer, make_webhook, project, users):
     httpserver.expect_request(SMS_PATH).respond_with_json({"ok": True})
     make_journey(project, welcome_graph(make_webhook(httpserver.url_for(SMS_PATH)).pk))
