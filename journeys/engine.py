@@ -21,7 +21,7 @@ from channels_webhook import sending
 from channels_webhook.rendering import RenderFailed, render_value
 from channels_webhook.selectors import webhook_get
 from flarelane.api_parsers import unstorable_json_problem
-from flarelane.audience.services import end_user_patch
+from flarelane.audience.services import TagsRefused, end_user_patch
 from history.models import Delivery
 from history.services import JourneyOrigin
 from journeys import graph as graphs
@@ -122,7 +122,10 @@ def _after_delivery(run: JourneyRun, node: graphs.Node, delivery: Delivery) -> s
             if tags:
                 # Merged into the user as stored now, not the copy loaded with the run: tags
                 # changed while the webhook was in flight are kept.
-                run.end_user = end_user_patch(end_user=run.end_user, attributes={}, tags=tags)
+                try:
+                    run.end_user = end_user_patch(end_user=run.end_user, attributes={}, tags=tags)
+                except TagsRefused:
+                    logger.warning("Run %s: the response's tags would give the user too many; not saved", run.pk)
         _record(run, node.key, JourneyStep.Outcome.SUCCESS)
         return "success"
     _record(run, node.key, JourneyStep.Outcome.FAILURE)

@@ -14,6 +14,7 @@ from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get, end_user_list
 from flarelane.audience.services import (
     USER_ATTRIBUTE_FIELDS,
+    TagsRefused,
     UserInput,
     end_user_delete,
     end_user_patch,
@@ -155,6 +156,8 @@ class EndUserViewSet(viewsets.ViewSet):
             end_user = end_user_patch(end_user=end_user, attributes=values, tags=tags)
         except EndUser.DoesNotExist:
             raise Http404 from None  # deleted by another call since it was read above
+        except TagsRefused as refused:
+            raise ValidationError({"tags": [str(refused)]}) from None
         return Response(EndUserSerializer(end_user).data)
 
     @extend_schema(responses={204: None})

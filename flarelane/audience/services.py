@@ -31,6 +31,10 @@ def tags_problem(tags: object) -> str:
     return ""
 
 
+class TagsRefused(ValueError):
+    """Tags that, merged into the user's, would break the rules of tags_problem."""
+
+
 @dataclass(frozen=True)
 class IssuedApiKey:
     api_key: ApiKey
@@ -119,7 +123,8 @@ def end_user_patch(*, end_user: EndUser, attributes: dict[str, Any], tags: dict[
     call), so the row is read again under a lock and merged there: patches at the same time
     queue and each keeps the others' tags. PostgreSQL locks the row; SQLite has no row locks,
     but its transactions here begin IMMEDIATE (settings), taking the write lock before the read.
-    Raises EndUser.DoesNotExist if the user was deleted meanwhile.
+    Raises EndUser.DoesNotExist if the user was deleted meanwhile, and TagsRefused (nothing
+    saved) if the merged tags would be more than a user may have.
     """
     current = EndUser.objects.select_for_update().get(pk=end_user.pk)
     for field in USER_ATTRIBUTE_FIELDS:
@@ -132,6 +137,8 @@ def end_user_patch(*, end_user: EndUser, attributes: dict[str, Any], tags: dict[
                 merged.pop(key, None)
             else:
                 merged[key] = value
+        if len(merged) > MAX_TAGS and len(merged) > len(current.tags):
+            raise TagsRefused(f"A user may have at most {MAX_TAGS} tags; with these they would have {len(merged)}.")
         current.tags = merged
     current.save()
     return current

@@ -69,6 +69,17 @@ def test_patch_merges_tags_and_null_deletes_a_tag(api, project):
     assert EndUser.objects.get(project=project, user_id="u-8").tags == {"plan": "pro", "score": 4, "new": [1, 2]}
 
 
+def test_patch_that_would_give_a_user_more_than_200_tags_is_400_and_saves_nothing(api, project):
+    end_user_put(project=project, user_id="u-9", attributes={}, tags={f"t{n}": n for n in range(150)})
+
+    response = api.patch("/api/v1/users/u-9", {"name": "Bo", "tags": {f"new{n}": n for n in range(60)}}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"tags": ["A user may have at most 200 tags; with these they would have 210."]}
+    stored = EndUser.objects.get(project=project, user_id="u-9")
+    assert (len(stored.tags), stored.name) == (150, "")
+
+
 def test_patch_of_an_unknown_user_is_404_and_creates_nothing(api, project):
     response = api.patch("/api/v1/users/nobody", {"tags": {"a": 1}}, format="json")
 
