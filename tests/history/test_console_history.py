@@ -555,7 +555,10 @@ def test_staff_with_the_webhook_change_permission_see_the_resend_button(viewer, 
 
     page = viewer.get(detail_url(sends.d1)).content.decode()
 
-    assert f'<form method="post" action="{resend_url(sends.d1)}" id="resend-form">' in page
+    assert (
+        f'<form method="post" action="{resend_url(sends.d1)}" id="resend-form" data-confirm="Send this request to u-1001 again, as a new delivery?">'
+        in page
+    )
 
 
 # The chart
