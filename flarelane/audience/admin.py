@@ -10,7 +10,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from flarelane.audience.models import ApiKey, EndUser, Project
-from flarelane.audience.services import USER_ATTRIBUTE_FIELDS, end_user_delete, end_user_put, tags_problem
+from flarelane.audience.services import (
+    USER_ATTRIBUTE_FIELDS,
+    attribute_problem,
+    end_user_delete,
+    end_user_put,
+    tags_problem,
+)
 
 
 @admin.register(Project)
@@ -36,6 +42,19 @@ class EndUserForm(forms.ModelForm):
     class Meta:
         model = EndUser
         fields = ["project", "user_id", *USER_ATTRIBUTE_FIELDS, "tags"]
+
+    def clean_email(self) -> str:
+        return self._checked_attribute("email")
+
+    def clean_time_zone(self) -> str:
+        return self._checked_attribute("time_zone")
+
+    def _checked_attribute(self, field: str) -> str:
+        value = self.cleaned_data.get(field) or ""
+        problem = attribute_problem(field, value)
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
 
     def clean_tags(self) -> Any:
         tags = self.cleaned_data.get("tags")

@@ -16,6 +16,7 @@ from flarelane.audience.services import (
     USER_ATTRIBUTE_FIELDS,
     TagsRefused,
     UserInput,
+    attribute_problem,
     end_user_delete,
     end_user_patch,
     end_user_put,
@@ -39,6 +40,19 @@ class EndUserSerializer(serializers.ModelSerializer):
         if problem:
             raise serializers.ValidationError(problem)
         return tags
+
+    def validate_email(self, email: str) -> str:
+        return _checked_attribute("email", email)
+
+    def validate_time_zone(self, time_zone: str) -> str:
+        return _checked_attribute("time_zone", time_zone)
+
+
+def _checked_attribute(field: str, value: str) -> str:
+    problem = attribute_problem(field, value)
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value
 
 
 class EndUserBatchItemSerializer(EndUserSerializer):

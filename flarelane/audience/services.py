@@ -1,13 +1,17 @@
 """Writes for projects, API keys and end users. Each function is one transaction."""
 
 import datetime as dt
+import functools
 import json
 import secrets
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -28,6 +32,26 @@ def tags_problem(tags: object) -> str:
         return f"A user may have at most {MAX_TAGS} tags."
     if any(not key or len(key) > MAX_TAG_NAME_LENGTH for key in tags):
         return f"Tag names must be 1 to {MAX_TAG_NAME_LENGTH} characters."
+    return ""
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def attribute_problem(field: str, value: str) -> str:
+    """Why `value` may not be a user's `field`, as a sentence, or "" (the API and the console
+    share the rules). A time zone must be one a delay node can use, or it would fall back to UTC."""
+    if not value:
+        return ""
+    if field == "email":
+        try:
+            validate_email(value)
+        except ValidationError:
+            return "Enter an email address such as minji@example.com, or leave it empty."
+    if field == "time_zone" and value not in _time_zones():
+        return f"'{value[:64]}' is not a time zone: use an IANA name such as Asia/Seoul or UTC, or leave it empty."
     return ""
 
 

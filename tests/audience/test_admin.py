@@ -70,3 +70,14 @@ def test_deleting_a_user_in_the_console(admin_client, project):
 
     assert response.status_code == 302
     assert not EndUser.objects.filter(pk=user.pk).exists()
+
+
+def test_an_email_or_time_zone_that_is_not_one_is_refused_as_the_api_refuses_it(admin_client, project):
+    response = admin_client.post(ADD_URL, _form(project, email="notanemail", time_zone="Mars/Olympus"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "email": ["Enter an email address such as minji@example.com, or leave it empty."],
+        "time_zone": ["'Mars/Olympus' is not a time zone: use an IANA name such as Asia/Seoul or UTC, or leave it empty."],
+    }
+    assert not EndUser.objects.filter(user_id="u-7").exists()

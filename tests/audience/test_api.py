@@ -80,6 +80,19 @@ def test_patch_that_would_give_a_user_more_than_200_tags_is_400_and_saves_nothin
     assert (len(stored.tags), stored.name) == (150, "")
 
 
+def test_an_email_or_time_zone_that_is_not_one_is_400_naming_it(api, project):
+    response = api.put("/api/v1/users/u-10", {"email": "notanemail", "time_zone": "Mars/Olympus"}, format="json")
+    fine = api.put("/api/v1/users/u-10", {"email": "minji@example.com", "time_zone": "Asia/Seoul"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "email": ["Enter an email address such as minji@example.com, or leave it empty."],
+        "time_zone": ["'Mars/Olympus' is not a time zone: use an IANA name such as Asia/Seoul or UTC, or leave it empty."],
+    }
+    assert fine.status_code in (200, 201)
+    assert EndUser.objects.get(project=project, user_id="u-10").time_zone == "Asia/Seoul"
+
+
 def test_patch_of_an_unknown_user_is_404_and_creates_nothing(api, project):
     response = api.patch("/api/v1/users/nobody", {"tags": {"a": 1}}, format="json")
 
