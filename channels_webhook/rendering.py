@@ -20,7 +20,9 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from liquid import BoundTemplate, Environment, FalsyStrictUndefined, RenderContext
+from liquid import BoundTemplate, Environment, Expression, FalsyStrictUndefined, Node, RenderContext
+from liquid.builtin.expressions import LoopExpression
+from liquid.builtin.expressions.primitive import FloatLiteral, IntegerLiteral, RangeLiteral
 from liquid.builtin.output import Output, OutputNode
 from liquid.exceptions import LiquidError, LiquidTypeError, ResourceLimitError, UndefinedError
 from liquid.output import LimitedStringIO
@@ -38,6 +40,11 @@ RESERVED_ROOT_NAMES = frozenset({"userId", *USER_ATTRIBUTE_NAMES, "tags", "entry
 
 MAX_TEMPLATE_LENGTH = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
+LOOP_ITERATION_LIMIT = 100_000
+# A range literal may have as many items as a loop may run; all the ranges of one render
+# together ten times that, so a range inside a loop cannot multiply the work unseen.
+MAX_RANGE_ITEMS = LOOP_ITERATION_LIMIT
+MAX_RANGE_ITEMS_PER_RENDER = 10 * MAX_RANGE_ITEMS
 MASK = "••••••"
 
 DEFAULT_CONTENT_TYPES: dict[str, str] = {
@@ -135,13 +142,91 @@ class _ExactLimitedStringIO(LimitedStringIO):
 
 
 class _ExactContext(RenderContext):
+    __slots__ = ("range_items",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.range_items = 0
+
     def get_buffer(self, buf: Any = None) -> StringIO:
         carry = buf.size if isinstance(buf, LimitedStringIO) else 0
         return _ExactLimitedStringIO(limit=MAX_BODY_BYTES - carry)
 
 
+def _range_too_long(text: str, items: int) -> str:
+    return f"range {text} has {items:,} items; a range may have at most {MAX_RANGE_ITEMS:,}"
+
+
+class _BoundedRangeLiteral(RangeLiteral):
+    """`(a..b)` that counts its items before anything walks them.
+
+    python-liquid evaluates a range literal to a lazy `range` and only `for` loops count
+    iterations, so `join`, `reverse`, `sort`, `map`, `contains` or `{{ }}` would walk
+    (1..999999999999) item by item, in C, where no Python-level limit or signal can stop it.
+    """
+
+    __slots__ = ()
+
+    def _checked(self, items: range, context: RenderContext) -> range:
+        count = max(items.stop - items.start, 0)  # len() overflows past sys.maxsize
+        if count > MAX_RANGE_ITEMS:
+            raise ResourceLimitError(f"the {_range_too_long(str(self), count)}", token=self.token)
+        if isinstance(context, _ExactContext):
+            context.range_items += count
+            if context.range_items > MAX_RANGE_ITEMS_PER_RENDER:
+                raise ResourceLimitError(
+                    f"the ranges of this template made more than {MAX_RANGE_ITEMS_PER_RENDER:,} items in all "
+                    f"(the last one was {self}); use smaller ranges, or fewer loops around them",
+                    token=self.token,
+                )
+        return items
+
+    def literal_length(self) -> int | None:
+        """The number of items when both bounds are typed as numbers, else None."""
+        start, stop = self.start, self.stop
+        if not isinstance(start, (IntegerLiteral, FloatLiteral)) or not isinstance(stop, (IntegerLiteral, FloatLiteral)):
+            return None
+        items = self._make_range(start.value, stop.value)
+        return max(items.stop - items.start, 0)
+
+    def evaluate(self, context: RenderContext) -> range:
+        return self._checked(super().evaluate(context), context)
+
+    async def evaluate_async(self, context: RenderContext) -> range:
+        return self._checked(await super().evaluate_async(context), context)
+
+
+def _bounded_ranges(nodes: Iterable[Node], static_context: RenderContext) -> Iterable[_BoundedRangeLiteral]:
+    """Turn every range literal of a parsed template into a _BoundedRangeLiteral, and yield it.
+
+    A `for` loop over a range is left lazy: it takes only the items its `limit:` asks for
+    and counts them against the loop limit. Reversed, it takes all of them first, and with
+    an `offset:` it steps over that many one by one, so those stay bounded.
+    """
+    expressions: list[Expression] = []
+    for node in nodes:
+        yield from _bounded_ranges(node.children(static_context, include_partials=False), static_context)
+        expressions += node.expressions()
+    while expressions:
+        expression = expressions.pop()
+        children = list(expression.children())
+        if isinstance(expression, LoopExpression) and not expression.reversed and expression.offset is None:
+            if isinstance(expression.iterable, RangeLiteral):
+                children = [c for c in children if c is not expression.iterable] + list(expression.iterable.children())
+        if isinstance(expression, RangeLiteral):
+            # Same slots, one more check: retyping the parsed node needs no copy of the tree.
+            expression.__class__ = _BoundedRangeLiteral
+            assert isinstance(expression, _BoundedRangeLiteral)
+            yield expression
+        expressions += children
+
+
 class _ExactTemplate(BoundTemplate):
     context_class = _ExactContext
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ranges = tuple(_bounded_ranges(self.nodes, RenderContext(self)))
 
     def _get_buffer(self) -> StringIO:
         return _ExactLimitedStringIO(limit=MAX_BODY_BYTES)
@@ -151,7 +236,7 @@ class WebhookEnvironment(Environment):
     """Sandboxed: bounded loops, output and nesting, and no tags that load other templates."""
 
     template_class = _ExactTemplate
-    loop_iteration_limit = 100_000
+    loop_iteration_limit = LOOP_ITERATION_LIMIT
     output_stream_limit = MAX_BODY_BYTES
     local_namespace_limit = 256 * 1024
     context_depth_limit = 10
@@ -289,13 +374,26 @@ def validate_template(source: str, *, field_name: str) -> list[TemplateProblem]:
         analysis = template.analyze(include_partials=False)
     except LiquidError as error:
         return [_problem_from_error(field_name, error, source)]
-    problems = []
+    assert isinstance(template, _ExactTemplate)
+    problems = _range_problems(template, source, field_name)
     for filter_name, uses in analysis.filters.items():
         if filter_name not in ENVIRONMENT.filters:
             line, column = _line_column(source, uses[0].index) if uses else (None, None)
             problems.append(
                 TemplateProblem(field=field_name, message=f"Unknown filter '{filter_name}'", line=line, column=column)
             )
+    return problems
+
+
+def _range_problems(template: _ExactTemplate, source: str, field_name: str) -> list[TemplateProblem]:
+    """Ranges typed with number bounds are known too long before any render."""
+    problems = []
+    for expression in template.ranges:
+        items = expression.literal_length()
+        if items is not None and items > MAX_RANGE_ITEMS:
+            line, column = _line_column(source, expression.token.start_index)
+            message = f"The {_range_too_long(str(expression), items)}."
+            problems.append(TemplateProblem(field=field_name, message=message, line=line, column=column))
     return problems
 
 

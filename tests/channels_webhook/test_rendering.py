@@ -246,6 +246,99 @@ def test_loop_bound_from_data_stops_too():
     assert time.monotonic() - start < 1.0
 
 
+def _render_text(body: str, **data: Any) -> bytes:
+    template = RequestTemplate(method="POST", url="https://api.example.com/hook", body_type="text", body=body)
+    return render_request(template, _context(data=data)).body
+
+
+_WALKING_RANGE_BODIES = [
+    "{{ (1..n) | join }}",
+    "{{ (1..n) | reverse | first }}",
+    "{{ (1..n) | sort | last }}",
+    "{% if (1..n) contains 'x' %}yes{% endif %}",
+    "{% for i in (1..n) reversed %}{% break %}{% endfor %}",
+    "{% for i in (1..n) offset: 99999 %}{{ i }}{% endfor %}",
+]
+_LAZY_RANGE_BODIES = ["{{ (1..n) | size }}", "{{ (1..n) | first }}", "{{ (1..n) | last }}", "{{ (1..n) }}"]
+
+
+@pytest.mark.parametrize(
+    ("body", "n"),
+    [(body, 100_001) for body in _WALKING_RANGE_BODIES + _LAZY_RANGE_BODIES]
+    # Without the check these would walk the whole range for hours, so only the lazy ones
+    # show that a huge range is refused from its bounds, not by walking it.
+    + [(body, 999_999_999_999) for body in _LAZY_RANGE_BODIES]
+    + [("{% assign r = (1..n) %}{{ r | size }}", 10**30)],
+)
+def test_range_longer_than_the_loop_limit_is_refused_before_it_is_walked(body: str, n: int):
+    with pytest.raises(RenderFailed) as caught:
+        _render_text(body, n=n)
+
+    assert (caught.value.reason, caught.value.message) == (
+        "render_error",
+        f"Body: the template stopped: the range (1..n) has {n:,} items; a range may have at most 100,000.",
+    )
+
+
+def test_range_at_the_limit_renders():
+    assert _render_text("{{ (1..100000) | size }}|{{ (1..n) | join: ',' }}|{{ (1..n) | reverse | first }}", n=3) == (
+        b"100000|1,2,3|3"
+    )
+
+
+def test_loop_over_a_huge_range_still_takes_only_its_limit():
+    assert _render_text("{% for i in (1..999999999999) limit: 2 %}{{ i }}{% endfor %}") == b"12"
+    assert _render_text("{% for i in (1..n) offset: 3 limit: 2 %}{{ i }}{% endfor %}", n=10) == b"45"
+    assert _render_text("{% for i in (1..3) %}{% for j in (1..2) reversed %}{{ i }}{{ j }}{% endfor %}{% endfor %}") == (
+        b"121122213231"
+    )
+
+
+def test_ranges_in_a_loop_count_together():
+    # Each range is allowed, but a loop would multiply the work: ten full ranges per render.
+    assert _render_text("{% for i in (1..10) %}{{ (1..100000) | size }}{% endfor %}") == b"100000" * 10
+
+    with pytest.raises(RenderFailed) as caught:
+        _render_text("{% for i in (1..11) %}{{ (1..100000) | size }}{% endfor %}")
+
+    assert caught.value.message == (
+        "Body: the template stopped: the ranges of this template made more than 1,000,000 items in all "
+        "(the last one was (1..100000)); use smaller ranges, or fewer loops around them."
+    )
+
+
+def test_range_with_number_bounds_over_the_limit_is_a_problem_when_saved():
+    assert _problems("a\n  {{ (1..999999999999) | join }}", body_type="text") == [
+        TemplateProblem(
+            field="Body",
+            message="The range (1..999999999999) has 999,999,999,999 items; a range may have at most 100,000.",
+            line=2,
+            column=6,
+        )
+    ]
+    assert _problems('{"a": "{% for i in (0..100000) reversed %}{% endfor %}"}') == [
+        TemplateProblem(
+            field="Body",
+            message="The range (0..100000) has 100,001 items; a range may have at most 100,000.",
+            line=1,
+            column=20,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ (1..100000) | join }}",
+        "{{ (1..tags.n) | join }}",
+        "{% for i in (1..999999999999) limit: 2 %}{{ i }}{% endfor %}",
+        "{% for i in (1..100000000) %}x{% endfor %}",
+    ],
+)
+def test_ranges_that_may_render_are_accepted_when_saved(body: str):
+    assert _problems(body, body_type="text") == []
+
+
 @pytest.mark.parametrize(
     "body",
     ["{% for i in (1..2000) %}{{ chunk }}{% endfor %}", '{"a": "{% for i in (1..2000) %}{{ chunk }}{% endfor %}"}'],
