@@ -455,10 +455,34 @@ def validate_request_template(template: RequestTemplate) -> list[TemplateProblem
         shape = _json_body_shape(template.body) if template.body_type in ("json", "form") else None
         if shape is None:
             problems += validate_template(template.body, field_name="Body")
+            if template.body_type == "json":
+                problems += _static_json_problems(template.body)
         else:
             for leaf in _json_strings(shape):
                 problems += [_place_in_body(template.body, leaf, p) for p in validate_template(leaf, field_name="Body")]
     return problems
+
+
+def _static_json_problems(body: str) -> list[TemplateProblem]:
+    """A JSON body without Liquid is sent as typed, so if it is not JSON now it never will be.
+
+    With Liquid outside its strings a body may become JSON when rendered; that is checked
+    at send time.
+    """
+    if "{{" in body or "{%" in body:
+        return []
+    try:
+        json.loads(body)
+    except json.JSONDecodeError as error:
+        return [
+            TemplateProblem(
+                field="Body",
+                message=f"Body is not valid JSON: {error.msg}. Fix it, or choose the text body type",
+                line=error.lineno,
+                column=error.colno,
+            )
+        ]
+    return []
 
 
 def _url_problems(url: str) -> list[TemplateProblem]:

@@ -118,6 +118,18 @@ def test_add_webhook_with_a_rate_limit_over_1000_is_refused(admin_client, projec
     assert Webhook.objects.count() == 0
 
 
+def test_add_webhook_with_a_json_body_without_liquid_that_is_not_json_is_refused(admin_client, project):
+    body = '{\n  "to": "01012345678",\n  "text": "Hi"'
+
+    response = admin_client.post(ADD_URL, form_data(project, "https://sms.example.com/sms", body=body, headers=SMS_HEADERS))
+
+    assert response.status_code == 200
+    assert errors_of(response) == {
+        "body": ["Body is not valid JSON: Expecting ',' delimiter. Fix it, or choose the text body type (line 3, column 15)"]
+    }
+    assert Webhook.objects.count() == 0
+
+
 def test_add_webhook_with_an_unknown_filter_is_refused(admin_client, project):
     body = '{"body": "{{ text | shout }}"}'
 

@@ -236,6 +236,25 @@ def test_body_syntax_error_is_400_with_line_and_column(api, webhook_for_errors):
     assert Webhook.objects.count() == 1
 
 
+def test_json_body_without_liquid_that_is_not_json_is_400_with_line_and_column(api, webhook_for_errors):
+    body = '{"to": "01012345678", "text": "Hi",}'
+
+    response = api.patch(f"/api/v1/webhooks/{webhook_for_errors.pk}", {"body": body}, format="json")
+    created = api.post("/api/v1/webhooks", _webhook_payload("http://127.0.0.1:9/x", name="New", body=body), format="json")
+
+    for answer in (response, created):
+        assert answer.status_code == 400
+        assert answer.json() == {
+            "body": [
+                "Body is not valid JSON: Expecting property name enclosed in double quotes. "
+                "Fix it, or choose the text body type (line 1, column 36)"
+            ]
+        }
+    webhook_for_errors.refresh_from_db()
+    assert webhook_for_errors.body == SMS_BODY
+    assert Webhook.objects.count() == 1
+
+
 def test_errors_on_a_later_line_name_that_line(api, webhook_for_errors):
     unclosed = api.patch(
         f"/api/v1/webhooks/{webhook_for_errors.pk}", {"body_type": "text", "body": "Hello\nworld {{ text "}, format="json"

@@ -184,6 +184,36 @@ def test_typographic_quote_is_named_with_line_and_column():
     assert str(problem).endswith("(line 1, column 17)")
 
 
+@pytest.mark.parametrize(
+    ("body", "message", "line", "column"),
+    [
+        ('{"a": 1,}', "Expecting property name enclosed in double quotes", 1, 9),
+        ('{\n  "a": 1\n  "b": 2\n}', "Expecting ',' delimiter", 3, 3),
+        ('{"to": "123", "text": "Hi"', "Expecting ',' delimiter", 1, 27),
+        ("to=123&text=Hi", "Expecting value", 1, 1),
+    ],
+)
+def test_json_body_without_liquid_that_is_not_json_is_a_problem_when_saved(body: str, message: str, line: int, column: int):
+    # Without Liquid the body is sent as typed: every send would fail after rendering.
+    assert _problems(body) == [
+        TemplateProblem(
+            field="Body",
+            message=f"Body is not valid JSON: {message}. Fix it, or choose the text body type",
+            line=line,
+            column=column,
+        )
+    ]
+    assert _problems(body, body_type="text") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"a": {{ tags.n | json }}}', '{"a": 1{% if x %}, "b": 2{% endif %}}', '{"user": "{{ userId }}", "note": {{ tags.note }}}'],
+)
+def test_json_body_that_is_json_only_after_rendering_is_accepted_when_saved(body: str):
+    assert _problems(body) == []
+
+
 def test_unknown_tag_in_a_header_names_the_header():
     template = RequestTemplate(
         method="POST", url="https://api.example.com/hook", headers=(HeaderTemplate("X-A", "{% nope %}"),), body_type="none"
