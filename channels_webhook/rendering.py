@@ -503,14 +503,22 @@ def _url_problems(url: str) -> list[TemplateProblem]:
 
 
 def _place_in_body(body: str, leaf: str, problem: TemplateProblem) -> TemplateProblem:
-    """Move a problem found in one JSON string of the body to its line and column in the body."""
-    start = body.find(json.dumps(leaf, ensure_ascii=False)[1:-1])
+    """Move a problem found in one JSON string of the body to its line and column in the body.
+
+    The string sits on one line of the body, escaped: a quote or line break in it is two
+    characters there, so the position is counted over the escaped text.
+    """
+    start = body.find(_json_escaped(leaf))
     if start < 0 or problem.line is None or problem.column is None:
         return problem
-    leaf_line, leaf_column = _line_column(body, start)
-    line = leaf_line + problem.line - 1
-    column = problem.column + (leaf_column - 1 if problem.line == 1 else 0)
+    line_starts = [0] + [n + 1 for n, character in enumerate(leaf) if character == "\n"]
+    in_leaf = line_starts[min(problem.line, len(line_starts)) - 1] + problem.column - 1
+    line, column = _line_column(body, start + len(_json_escaped(leaf[:in_leaf])))
     return TemplateProblem(field=problem.field, message=problem.message, line=line, column=column)
+
+
+def _json_escaped(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
 def variable_paths(template: RequestTemplate) -> list[str]:
@@ -587,13 +595,19 @@ def render_value(source: str, context: Mapping[str, Any], *, field_name: str) ->
     return _render_one(source, context, field_name=field_name)
 
 
-def _render_one(source: str, context: Mapping[str, Any], *, field_name: str) -> str:
+def _render_one(source: str, context: Mapping[str, Any], *, field_name: str, within: str | None = None) -> str:
+    """Render one template; `within` is the JSON body it is a string of, for error positions."""
     if "{{" not in source and "{%" not in source:
         return source
+
+    def problem(error: LiquidError) -> TemplateProblem:
+        found = _problem_from_error(field_name, error, source)
+        return found if within is None else _place_in_body(within, source, found)
+
     try:
         compiled = _compile(source)
     except LiquidError as error:
-        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error, source)}") from None
+        raise RenderFailed("render_error", f"{field_name}: {problem(error)}") from None
     try:
         return compiled.template.render(**context)
     except UndefinedError as error:
@@ -603,7 +617,7 @@ def _render_one(source: str, context: Mapping[str, Any], *, field_name: str) -> 
     except ResourceLimitError as error:
         raise RenderFailed("render_error", f"{field_name}: the template stopped: {error.message}.") from None
     except LiquidError as error:
-        raise RenderFailed("render_error", f"{field_name}: {_problem_from_error(field_name, error, source)}") from None
+        raise RenderFailed("render_error", f"{field_name}: {problem(error)}") from None
     except (ValueError, TypeError, ArithmeticError) as error:
         raise RenderFailed("render_error", f"{field_name}: {error}") from None
 
@@ -619,13 +633,15 @@ def _undefined_message(path: str) -> str:
     return f"{path} is not defined in the data variable '{root}'."
 
 
-def _render_json_node(node: object, context: Mapping[str, Any]) -> object:
+def _render_json_node(node: object, context: Mapping[str, Any], body: str) -> object:
     if isinstance(node, str):
-        return _render_one(node, context, field_name="Body")
+        return _render_one(node, context, field_name="Body", within=body)
     if isinstance(node, dict):
-        return {_render_one(k, context, field_name="Body"): _render_json_node(v, context) for k, v in node.items()}
+        return {
+            _render_one(k, context, field_name="Body", within=body): _render_json_node(v, context, body) for k, v in node.items()
+        }
     if isinstance(node, list):
-        return [_render_json_node(item, context) for item in node]
+        return [_render_json_node(item, context, body) for item in node]
     return node
 
 
@@ -636,13 +652,13 @@ def _render_body(template: RequestTemplate, context: Mapping[str, Any]) -> bytes
         shape = _json_body_shape(template.body)
         if not isinstance(shape, dict):
             raise RenderFailed("render_error", "Body: a form body must be a JSON object of field names to text.")
-        rendered_form = _render_json_node(shape, context)
+        rendered_form = _render_json_node(shape, context, template.body)
         assert isinstance(rendered_form, dict)
         text = urlencode([(key, str(value)) for key, value in rendered_form.items()])
     elif template.body_type == "json":
         shape = _json_body_shape(template.body)
         if shape is not None:
-            text = json.dumps(_render_json_node(shape, context), ensure_ascii=False)
+            text = json.dumps(_render_json_node(shape, context, template.body), ensure_ascii=False)
         else:
             text = _render_one(template.body, context, field_name="Body")
             try:

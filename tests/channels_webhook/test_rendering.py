@@ -153,6 +153,17 @@ def test_unknown_filter_has_line_and_column_in_the_json_body():
     ]
 
 
+@pytest.mark.parametrize(
+    ("body", "line", "column"),
+    [
+        ('{"a": "{{ \\"q\\" }} {{ x | nope }}"}', 1, 27),  # an escaped quote is two characters
+        ('{"a": "one\\ntwo {{ x | nope }}"}', 1, 24),  # an escaped line break stays on its line
+    ],
+)
+def test_problem_in_a_json_string_is_placed_over_its_escapes(body: str, line: int, column: int):
+    assert _problems(body) == [TemplateProblem(field="Body", message="Unknown filter 'nope'", line=line, column=column)]
+
+
 def test_unknown_filter_in_the_url():
     assert _problems("", url="https://e.com/{{ x | nope }}", body_type="none") == [
         TemplateProblem(field="URL", message="Unknown filter 'nope'", line=1, column=22)
@@ -274,6 +285,25 @@ def test_loop_bound_from_data_stops_too():
         "Body: the template stopped: loop iteration limit reached.",
     )
     assert time.monotonic() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("body_type", "body", "where"),
+    [
+        ("json", '{\n  "to": "x",\n  "text": "Hi {{ text }}"\n}', "line 3, column 15"),
+        ("json", '{"a": "{{ \\"q\\" }}{{ text }}"}', "line 1, column 19"),
+        ("json", '{"to": "x", "{{ text }}": 1}', "line 1, column 14"),
+        ("form", '{"to": "x",\n "text": "{{ text }}"}', "line 2, column 11"),
+        ("text", "Hi\n  {{ text }}", "line 2, column 3"),
+    ],
+)
+def test_error_while_rendering_a_json_string_names_its_place_in_the_body(body_type: str, body: str, where: str):
+    template = RequestTemplate(method="POST", url="https://api.example.com/hook", body_type=body_type, body=body)
+
+    with pytest.raises(RenderFailed) as caught:
+        render_request(template, _context(data={"text": {"a": 1}}))
+
+    assert caught.value.message == f"Body: {{{{ text }}}} is an object; use '| json' to print it ({where})"
 
 
 def _render_text(body: str, **data: Any) -> bytes:
