@@ -28,7 +28,7 @@ from liquid.exceptions import LiquidError, LiquidTypeError, ResourceLimitError, 
 from liquid.output import LimitedStringIO
 from liquid.stringify import to_liquid_string
 
-from channels_webhook.request_checks import RequestRejected, check_header, check_url
+from channels_webhook.request_checks import RequestRejected, check_header, check_text_body, check_url
 
 BodyType = Literal["json", "form", "text", "none"]
 BODY_TYPES: tuple[BodyType, ...] = ("json", "form", "text", "none")
@@ -671,6 +671,10 @@ def _render_body(template: RequestTemplate, context: Mapping[str, Any]) -> bytes
                 ) from None
     else:
         text = _render_one(template.body, context, field_name="Body")
+        try:
+            check_text_body(text)
+        except RequestRejected as rejected:
+            raise RenderFailed("invalid_request", rejected.message) from None
     body = text.encode("utf-8")
     if len(body) > MAX_BODY_BYTES:
         raise RenderFailed("render_error", f"Body is larger than {MAX_BODY_BYTES // 1024} KiB after rendering.")

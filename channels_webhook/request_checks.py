@@ -53,6 +53,16 @@ def check_header(name: str, value: str, *, rendered_from: list[str]) -> str:
     return value.strip(" \t")
 
 
+def check_text_body(text: str) -> None:
+    """A text body may carry any character but NUL: the history keeps the bytes every retry
+    sends as text, which PostgreSQL refuses with NUL in it (JSON escapes it, forms encode it)."""
+    if "\x00" in text:
+        raise RequestRejected(
+            "The body contains a NUL character (\\x00) after rendering; remove it from the data, "
+            "or use '| url_encode' or '| base64_encode' on the value."
+        )
+
+
 def check_url(url: str) -> str:
     """Return the URL to send or raise RequestRejected."""
     url = url.strip()

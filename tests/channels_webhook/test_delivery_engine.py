@@ -475,3 +475,25 @@ def test_the_history_keeps_32_kib_of_response_headers(make_webhook, project):
     assert headers[15] == ["X-Big-15", "v" * 2000]
     # 32,768 less ten 7-letter and six 8-letter names with their 2,000-letter values, less "X-Big-16": 642 left.
     assert headers[16] == ["X-Big-16", "v" * 642 + "… (cut: the history keeps 32 KiB of response headers)"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_body_that_renders_a_nul_is_refused_and_the_rest_of_its_group_is_sent(make_webhook, project):
+    with CountingReceiver() as receiver:
+        webhook = make_webhook(
+            receiver.url("/hook"), body='{"delivery": "{{ delivery.id }}", "v": "{{ tags.v | url_decode }}"}', body_type="text"
+        )
+        for user_id, v in (("a", "fine"), ("b", "%00"), ("c", "also-fine")):
+            end_user_put(project=project, user_id=user_id, attributes={}, tags={"v": v})
+        ids = sending.send_to_users(webhook=webhook, user_ids=["a", "b", "c"], data={}, source="api").delivery_ids
+        sending.deliver_many(delivery_ids=ids)
+
+    assert receiver.total == 2
+    outcomes = dict(Delivery.objects.values_list("user_id", "status"))
+    assert outcomes == {"a": "success", "b": "failure", "c": "success"}
+    refused = Delivery.objects.get(user_id="b")
+    assert (refused.failure_reason, refused.attempt_count) == ("invalid_request", 0)
+    assert refused.error_message == (
+        "The body contains a NUL character (\\x00) after rendering; remove it from the data, "
+        "or use '| url_encode' or '| base64_encode' on the value."
+    )
