@@ -290,6 +290,16 @@ def _session(allowed_networks: tuple[IPNetwork, ...], user_agent: str) -> reques
 # --------------------------------------------------------------------------- send
 
 
+# What http.client and urllib3 say about an answer that breaks HTTP, as staff can read it.
+MALFORMED_ANSWERS = (
+    ("got more than 100 headers", "more than 100 headers"),
+    ("BadStatusLine", "its first line is not an HTTP status line"),
+    ("InvalidChunkLength", "a chunked body with a chunk length that is not a number"),
+    ("IncompleteRead", "the body ended before the length it announced"),
+    ("LineTooLong", "a line longer than 65,536 bytes"),
+)
+
+
 def _describe_connection_error(error: BaseException, url: str) -> str:
     text = str(error)
     host = requests.utils.urlparse(url).netloc
@@ -306,6 +316,9 @@ def _describe_connection_error(error: BaseException, url: str) -> str:
         detail = (reason.group(1) or reason.group(2)).strip().replace("_", " ").lower() if reason else "handshake failed"
         hint = " Is the receiver speaking plain http on this port?" if "wrong version number" in detail else ""
         return f"TLS with {host} failed ({detail}).{hint}"
+    for marker, what in MALFORMED_ANSWERS:
+        if marker in text:
+            return f"{host} answered with something that is not valid HTTP: {what}."
     return f"Could not complete the request to {host}: {text[:300]}"
 
 

@@ -275,6 +275,37 @@ def test_nothing_listening_is_a_connection_error():
     assert result.status_code is None
 
 
+def _answers(raw: bytes) -> Callable[[socket.socket, Receiver], None]:
+    def handler(conn: socket.socket, server: Receiver) -> None:
+        server.read_request(conn)
+        conn.sendall(raw)
+        conn.close()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("raw", "what"),
+    [
+        (b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", "more than 100 headers"),
+        (b"GARBAGE\x00\xff\r\n\r\n", "its first line is not an HTTP status line"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nok\r\n",
+            "a chunked body with a chunk length that is not a number",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "the body ended before the length it announced"),
+    ],
+    ids=["headers", "status-line", "chunk-length", "short-body"],
+)
+def test_an_answer_that_is_not_valid_http_is_a_connection_error_said_plainly(receiver, raw: bytes, what: str):
+    server = receiver(_answers(raw))
+
+    result = _send(f"http://127.0.0.1:{server.port}/hook")
+
+    assert result.outcome == "connection_error"
+    assert result.error == f"127.0.0.1:{server.port} answered with something that is not valid HTTP: {what}."
+
+
 # --------------------------------------------------------------------------- deadlines
 
 
