@@ -233,7 +233,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=IS_PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=IS_PRODUCTION)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
 # Load balancers probe over plain HTTP; a redirect would read as "down".
-SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_REDIRECT_EXEMPT = [r"^health/?$"]  # balancers probe over plain HTTP, with or without the slash
 _proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
 if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
     raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https.")

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     re_path(r"^api/v1/", api_not_found),  # after every API route (/api/docs still gains its slash)
     path("health/", health, name="health"),
+    path("health", health),  # as many balancers are configured: no redirect to follow
     path("favicon.ico", favicon),
     path("demo-receiver/", include("flarelane.demo.receiver")),
 ]

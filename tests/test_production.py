@@ -124,6 +124,7 @@ def test_health_stays_reachable_over_plain_http_when_https_is_enforced(client, d
     settings.SECURE_SSL_REDIRECT = True
 
     assert client.get("/health/").status_code == 200
+    assert client.get("/health").json() == {"status": "ok", "database": "ok"}  # no slash, no redirect
     assert client.get("/admin/login/").status_code == 301
 
 
