@@ -2,9 +2,10 @@
 # Both set everything up on a fresh clone; the only requirement is Python 3.11+.
 
 PYTHON ?= python3
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
-RUN_ENV := DEBUG=true DEMO_RECEIVER_ENABLED=true WEBHOOK_ALLOWED_NETWORKS=127.0.0.1/32
+RUN_ENV := DEBUG=true DEMO_RECEIVER_ENABLED=true WEBHOOK_ALLOWED_NETWORKS=127.0.0.1/32 DEMO_RECEIVER_BASE_URL=http://127.0.0.1:$(PORT)/demo-receiver
 
 .PHONY: run test lint install install-dev bench api-fuzz clean
 
@@ -27,7 +28,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
-	$(RUN_ENV) $(BIN)/python manage.py run_console
+	$(RUN_ENV) $(BIN)/python manage.py run_console --port $(PORT)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -194,3 +194,23 @@ def test_seed_demo_adds_an_active_welcome_journey_on_signup(demo_receiver_on):
         ("done", "exit"),
         ("failed", "exit"),
     ]
+
+
+def test_run_console_refuses_a_port_something_already_serves_and_sends_nothing(db):
+    import socket
+
+    from django.core.management.base import CommandError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+
+        with pytest.raises(CommandError) as refused:
+            call_command("run_console", "--port", str(port))
+
+    assert str(refused.value) == (
+        f"Something already serves http://127.0.0.1:{port}/ (another make run?). "
+        f"Stop it, or pick another port: make run PORT={port + 1}"
+    )
+    assert Delivery.objects.count() == 0

@@ -9,7 +9,7 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 def _wait_for_port(host: str, port: int, seconds: float) -> bool:
@@ -32,6 +32,15 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex((host, port)) == 0:
+                # Otherwise the wait below finds that other server, and the demo's example sends
+                # go out again before runserver fails on the port.
+                raise CommandError(
+                    f"Something already serves http://{host}:{port}/ (another make run?). "
+                    f"Stop it, or pick another port: make run PORT={port + 1}"
+                )
         manage = [sys.executable, "manage.py"]
         server = subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"])
         cluster = subprocess.Popen([*manage, "qcluster"])
