@@ -27,7 +27,7 @@ from journeys.services import (
     journey_archive,
     journey_create,
     journey_duplicate,
-    journey_enrol,
+    journey_enrol_or_why_not,
     journey_graph,
     journey_pause,
     journey_update,
@@ -93,6 +93,12 @@ JOURNEY_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 class EnrolSerializer(serializers.Serializer):
     user_id = serializers.CharField(max_length=255)
+
+
+class EnrolResultSerializer(serializers.Serializer):
+    run_id = serializers.UUIDField(allow_null=True)
+    enrolled = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True, help_text="Why the user was not let in, or empty.")
 
 
 @extend_schema_view(
@@ -187,7 +193,7 @@ class JourneyViewSet(viewsets.ViewSet):
     def stats(self, request: Request, pk: str) -> Response:
         return Response(journey_stats(journey=self._get(request, pk)))
 
-    @extend_schema(request=EnrolSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=EnrolSerializer, responses={201: EnrolResultSerializer, 200: EnrolResultSerializer})
     @action(detail=True, methods=["post"])
     def enrol(self, request: Request, pk: str) -> Response:
         """Entry through the API: start a run for a user, if the journey's rules let them in."""
@@ -199,8 +205,11 @@ class JourneyViewSet(viewsets.ViewSet):
             raise ValidationError({"user_id": ["No such user in this project."]})
         if journey.status != Journey.Status.ACTIVE:
             raise ValidationError({"journey": ["Only an active journey enrols users."]})
-        run = journey_enrol(journey=journey, end_user=end_user)
-        return Response({"run_id": str(run.pk) if run else None, "enrolled": run is not None}, status=status.HTTP_201_CREATED)
+        run, refused = journey_enrol_or_why_not(journey=journey, end_user=end_user)
+        if run is None:
+            # Nothing was created: 200 with the reason, so a caller can tell "not now" from "done".
+            return Response({"run_id": None, "enrolled": False, "reason": refused})
+        return Response({"run_id": str(run.pk), "enrolled": True, "reason": ""}, status=status.HTTP_201_CREATED)
 
 
 class EventSerializer(serializers.Serializer):

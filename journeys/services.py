@@ -167,7 +167,8 @@ class EventOutcome:
     exited_runs: int
 
 
-def _may_enter(journey: Journey, end_user: EndUser, now: dt.datetime) -> bool:
+def _why_not_enter(journey: Journey, end_user: EndUser, now: dt.datetime) -> str:
+    """Why the re-entry rules keep the user out now, as a sentence, or ""."""
     last = (
         JourneyRun.objects.filter(journey=journey, end_user=end_user)
         .order_by("-created_at")
@@ -175,14 +176,16 @@ def _may_enter(journey: Journey, end_user: EndUser, now: dt.datetime) -> bool:
         .first()
     )
     if last is None:
-        return True
-    if journey.reentry_policy == Journey.Reentry.ONCE:
-        return False
+        return ""
     if last[1] in (JourneyRun.Status.ACTIVE, JourneyRun.Status.WAITING):
-        return False  # one run at a time per user and journey
+        return "The user is in this journey now; a user has one run at a time."
+    if journey.reentry_policy == Journey.Reentry.ONCE:
+        return "The user has been through this journey, and it lets each user in once."
     if journey.reentry_policy == Journey.Reentry.AFTER_HOURS:
-        return now - last[0] >= dt.timedelta(hours=journey.reentry_hours or 0)
-    return True
+        again = last[0] + dt.timedelta(hours=journey.reentry_hours or 0)
+        if now < again:
+            return f"The user may enter this journey again from {again.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC."
+    return ""
 
 
 def _entry_context(end_user: EndUser, event: Event | None) -> dict[str, Any]:
@@ -201,16 +204,25 @@ def _entry_context(end_user: EndUser, event: Event | None) -> dict[str, Any]:
 
 def journey_enrol(*, journey: Journey, end_user: EndUser, event: Event | None = None) -> JourneyRun | None:
     """Start a run at the entry node if the journey is active and its rules let the user in."""
+    run, _ = journey_enrol_or_why_not(journey=journey, end_user=end_user, event=event)
+    return run
+
+
+def journey_enrol_or_why_not(*, journey: Journey, end_user: EndUser, event: Event | None = None) -> tuple[JourneyRun | None, str]:
+    """journey_enrol, with the reason (a sentence) when the user is not let in."""
     from journeys.tasks import enqueue_run_advance
 
     now = timezone.now()
-    if journey.status != Journey.Status.ACTIVE or not _may_enter(journey, end_user, now):
-        return None
+    if journey.status != Journey.Status.ACTIVE:
+        return None, "Only an active journey enrols users."
+    refused = _why_not_enter(journey, end_user, now)
+    if refused:
+        return None, refused
     if journey.entry_filter and not graphs.condition_holds(journey.entry_filter, _entry_context(end_user, event)):
-        return None
+        return None, "The user does not match the journey's entry filter."
     entry = journey.nodes.filter(type="entry").values_list("key", flat=True).first()
     if entry is None:
-        return None
+        return None, "The journey has no entry node."
     run = JourneyRun.objects.create(
         journey=journey,
         end_user=end_user,
@@ -221,7 +233,7 @@ def journey_enrol(*, journey: Journey, end_user: EndUser, event: Event | None = 
         due_at=now,
     )
     transaction.on_commit(lambda: enqueue_run_advance(str(run.pk)))
-    return run
+    return run, ""
 
 
 @transaction.atomic

@@ -107,6 +107,29 @@ def test_a_delay_of_a_billion_days_is_refused_at_activation_and_nobody_enrols(ap
     assert JourneyRun.objects.count() == 0
 
 
+def test_enrol_says_why_a_user_was_not_let_in(api, webhook, end_user):
+    open_graph = {**design_graph(webhook.pk), "name": "Open", "entry": {"event": "signup", "filter": None}}
+    open_id = api.post("/api/v1/journeys", open_graph, format="json").json()["id"]
+    filtered_id = api.post("/api/v1/journeys", design_graph(webhook.pk), format="json").json()["id"]
+    for journey_id in (open_id, filtered_id):
+        assert api.post(f"/api/v1/journeys/{journey_id}/activate").status_code == 200
+
+    first = api.post(f"/api/v1/journeys/{open_id}/enrol", {"user_id": end_user.user_id}, format="json")
+    again = api.post(f"/api/v1/journeys/{open_id}/enrol", {"user_id": end_user.user_id}, format="json")
+    filtered = api.post(f"/api/v1/journeys/{filtered_id}/enrol", {"user_id": end_user.user_id}, format="json")
+
+    run = JourneyRun.objects.get()
+    assert (first.status_code, first.json()) == (201, {"run_id": str(run.pk), "enrolled": True, "reason": ""})
+    assert (again.status_code, again.json()) == (
+        200,
+        {"run_id": None, "enrolled": False, "reason": "The user is in this journey now; a user has one run at a time."},
+    )
+    assert (filtered.status_code, filtered.json()) == (
+        200,
+        {"run_id": None, "enrolled": False, "reason": "The user does not match the journey's entry filter."},
+    )
+
+
 def test_a_graph_that_cannot_be_drawn_is_refused(api, webhook):
     graph = design_graph(webhook.pk)
     graph["nodes"].append({"key": "x", "type": "teleport"})
