@@ -24,7 +24,14 @@ from channels_webhook import sending
 from channels_webhook.forms import SendForm, SendManyForm, WebhookForm, WebhookRequestForm, problem_placement
 from channels_webhook.models import Webhook
 from channels_webhook.rendering import MASK, RenderFailed
-from channels_webhook.services import header_inputs_for_display, webhook_analyze, webhook_create, webhook_update
+from channels_webhook.services import (
+    header_inputs_for_display,
+    webhook_analyze,
+    webhook_create,
+    webhook_disable_signing,
+    webhook_rotate_signing_secret,
+    webhook_update,
+)
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get, end_user_list, end_user_search
 from history.charts import HourlyChart, chart_window, hourly_chart
@@ -185,6 +192,7 @@ class WebhookAdmin(admin.ModelAdmin):
             path("<int:webhook_id>/send/test/", view(self.send_test_view), name="channels_webhook_webhook_send_test"),
             path("<int:webhook_id>/send-many/", view(self.send_many_view), name="channels_webhook_webhook_send_many"),
             path("<int:webhook_id>/sends/", view(self.send_progress_view), name="channels_webhook_webhook_send_progress"),
+            path("<int:webhook_id>/signing/", view(self.signing_view), name="channels_webhook_webhook_signing"),
             path(
                 "<int:webhook_id>/sends/<uuid:send_id>/cancel/",
                 view(self.send_cancel_view),
@@ -346,6 +354,31 @@ class WebhookAdmin(admin.ModelAdmin):
         cancelled = send_batch_cancel(batch=batch, now=timezone.now())
         self.message_user(request, f"Cancelled the send: {cancelled:,} waiting deliveries will not be sent.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-insights")
+
+    def signing_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
+        """Start signing, rotate the secret (shown once, on the page this returns) or stop."""
+        webhook = self._webhook_to_send(request, webhook_id)
+        if webhook is None:
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        back = reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-signing"
+        if request.POST.get("action") == "stop":
+            webhook_disable_signing(webhook=webhook)
+            self.message_user(request, "Signing stopped: requests no longer carry webhook-signature.", messages.SUCCESS)
+            return HttpResponseRedirect(back)
+        rotated = webhook_rotate_signing_secret(webhook=webhook)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Signing secret of “{webhook.name}”",
+            "webhook": webhook,
+            "secret": rotated.secret,
+            "previous_valid_until": rotated.previous_valid_until,
+            "back": back,
+        }
+        # Shown once: admin views are never cached (no-store), so Back does not show it again either.
+        return TemplateResponse(request, "admin/channels_webhook/webhook/signing_secret.html", context)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None

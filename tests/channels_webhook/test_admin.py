@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 from pytest_httpserver import HTTPServer
+from standardwebhooks import Webhook as StandardWebhook
 
 from channels_webhook.models import Webhook
 from channels_webhook.sending import send_test
@@ -446,3 +447,38 @@ def test_view_only_staff_is_not_offered_the_send_button(client, sms_webhook):
 
     # Django's admin hides what a user may not do (Add, Save); a button that leads to 403 confuses.
     assert send_url(sms_webhook) not in page
+
+
+def test_start_signing_from_the_webhook_page_shows_the_secret_once_and_sends_verify(
+    admin_client, sms_webhook, end_user, httpserver
+):
+    page = admin_client.get(change_url(sms_webhook)).content.decode()
+    assert "Not signed. Start signing so the receiver can check" in page
+    signing_url = f"/admin/channels_webhook/webhook/{sms_webhook.pk}/signing/"
+
+    shown = admin_client.post(signing_url, {"action": "rotate"})
+
+    assert shown.status_code == 200 and "no-store" in shown["Cache-Control"]
+    (secret,) = re.findall(r'<code id="signing-secret"[^>]*>(whsec_[^<]+)</code>', shown.content.decode())
+    assert secret not in admin_client.get(change_url(sms_webhook)).content.decode()  # once
+    httpserver.expect_request(SMS_PATH).respond_with_json({"ok": True})
+    send_test(webhook=Webhook.objects.get(pk=sms_webhook.pk), end_user=end_user, data={"text": "Hi"})
+    received = httpserver.log[-1][0]
+    headers = {name: received.headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    assert StandardWebhook(secret).verify(received.get_data(), headers) == json.loads(received.get_data())
+
+    stopped = admin_client.post(signing_url, {"action": "stop"}, follow=True)
+
+    assert [str(m) for m in stopped.context["messages"]] == ["Signing stopped: requests no longer carry webhook-signature."]
+    assert Webhook.objects.get(pk=sms_webhook.pk).is_signed is False
+
+
+def test_view_only_staff_cannot_start_signing(client, sms_webhook):
+    viewer = User.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(content_type__app_label="channels_webhook", codename="view_webhook"))
+    client.force_login(viewer)
+
+    response = client.post(f"/admin/channels_webhook/webhook/{sms_webhook.pk}/signing/", {"action": "rotate"})
+
+    assert response.status_code == 403
+    assert Webhook.objects.get(pk=sms_webhook.pk).is_signed is False
