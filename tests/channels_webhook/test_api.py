@@ -222,34 +222,25 @@ def test_patch_keeps_the_secret_when_omitted_or_masked_and_replaces_it_when_give
     assert SECRET_KEY_VALUE not in json.dumps(webhook.headers)
 
 
-def test_body_syntax_error_is_400_with_line_and_column(api, webhook_for_errors):
-    body = '{"body": "{{ text "}'
-
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('{"body": "{{ text "}', "expected '}}', found end of file (line 1, column 11)"),
+        (
+            '{"to": "01012345678", "text": "Hi",}',  # no Liquid, so it must be JSON as typed
+            "Body is not valid JSON: Expecting property name enclosed in double quotes. "
+            "Fix it, or choose the text body type (line 1, column 36)",
+        ),
+    ],
+    ids=["liquid-syntax", "json-without-liquid"],
+)
+def test_a_body_that_cannot_render_is_400_with_line_and_column(api, webhook_for_errors, body, problem):
     response = api.patch(f"/api/v1/webhooks/{webhook_for_errors.pk}", {"body": body}, format="json")
     created = api.post("/api/v1/webhooks", _webhook_payload("http://127.0.0.1:9/x", name="New", body=body), format="json")
 
     for answer in (response, created):
         assert answer.status_code == 400
-        assert answer.json() == {"body": ["expected '}}', found end of file (line 1, column 11)"]}
-    webhook_for_errors.refresh_from_db()
-    assert webhook_for_errors.body == SMS_BODY
-    assert Webhook.objects.count() == 1
-
-
-def test_json_body_without_liquid_that_is_not_json_is_400_with_line_and_column(api, webhook_for_errors):
-    body = '{"to": "01012345678", "text": "Hi",}'
-
-    response = api.patch(f"/api/v1/webhooks/{webhook_for_errors.pk}", {"body": body}, format="json")
-    created = api.post("/api/v1/webhooks", _webhook_payload("http://127.0.0.1:9/x", name="New", body=body), format="json")
-
-    for answer in (response, created):
-        assert answer.status_code == 400
-        assert answer.json() == {
-            "body": [
-                "Body is not valid JSON: Expecting property name enclosed in double quotes. "
-                "Fix it, or choose the text body type (line 1, column 36)"
-            ]
-        }
+        assert answer.json() == {"body": [problem]}
     webhook_for_errors.refresh_from_db()
     assert webhook_for_errors.body == SMS_BODY
     assert Webhook.objects.count() == 1

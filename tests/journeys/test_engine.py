@@ -188,6 +188,22 @@ def test_a_coupon_from_the_response_is_saved_as_a_tag_and_sent_by_the_next_node(
     assert json.loads(sms_request.get_data()) == {"text": "Your code: C-42", "to": "0101"}
 
 
+def coupon_graph(webhook_id: int, mapping: dict[str, str]) -> dict:
+    """Entry → a coupon webhook whose answer is mapped into tags → exit."""
+    return {
+        "nodes": [
+            {"key": "start", "type": "entry"},
+            {"key": "coupon", "type": "webhook", "config": {"webhook": webhook_id, "data": {}, "response_to_tags": mapping}},
+            {"key": "done", "type": "exit"},
+        ],
+        "edges": [
+            {"from": "start", "to": "coupon"},
+            {"from": "coupon", "to": "done", "branch": "success"},
+            {"from": "coupon", "to": "done", "branch": "failure"},
+        ],
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_response_mapping_keeps_tags_changed_while_the_webhook_was_in_flight(httpserver: HTTPServer, make_webhook, project):
     user, _ = end_user_put(project=project, user_id="u-1", attributes={}, tags={"phone_number": "0101"})
@@ -203,23 +219,7 @@ def test_the_response_mapping_keeps_tags_changed_while_the_webhook_was_in_flight
 
     httpserver.expect_request("/coupons").respond_with_handler(answer_after_a_patch)
     coupons = make_webhook(httpserver.url_for("/coupons"), name="Coupons", body='{"userId": "{{ userId }}"}', headers=[])
-    graph = {
-        "nodes": [
-            {"key": "start", "type": "entry"},
-            {
-                "key": "coupon",
-                "type": "webhook",
-                "config": {"webhook": coupons.pk, "data": {}, "response_to_tags": {"coupon.code": "coupon_code"}},
-            },
-            {"key": "done", "type": "exit"},
-        ],
-        "edges": [
-            {"from": "start", "to": "coupon"},
-            {"from": "coupon", "to": "done", "branch": "success"},
-            {"from": "coupon", "to": "done", "branch": "failure"},
-        ],
-    }
-    make_journey(project, graph)
+    make_journey(project, coupon_graph(coupons.pk, {"coupon.code": "coupon_code"}))
     from journeys.services import event_ingest
 
     event_ingest(project=project, end_user=user, type="signup", data={}, event_id=None)  # enqueued, not run
@@ -243,20 +243,7 @@ def test_a_response_value_the_database_cannot_keep_is_left_out_and_the_run_goes_
 ):
     httpserver.expect_request("/coupons").respond_with_data(answer, content_type="application/json")
     coupons = make_webhook(httpserver.url_for("/coupons"), name="Coupons", body='{"userId": "{{ userId }}"}', headers=[])
-    mapping = {"coupon.code": "coupon_code", "coupon.note": "note"}
-    graph = {
-        "nodes": [
-            {"key": "start", "type": "entry"},
-            {"key": "coupon", "type": "webhook", "config": {"webhook": coupons.pk, "data": {}, "response_to_tags": mapping}},
-            {"key": "done", "type": "exit"},
-        ],
-        "edges": [
-            {"from": "start", "to": "coupon"},
-            {"from": "coupon", "to": "done", "branch": "success"},
-            {"from": "coupon", "to": "done", "branch": "failure"},
-        ],
-    }
-    make_journey(project, graph)
+    make_journey(project, coupon_graph(coupons.pk, {"coupon.code": "coupon_code", "coupon.note": "note"}))
     from journeys.services import event_ingest
 
     event_ingest(project=project, end_user=users[0], type="signup", data={}, event_id=None)
