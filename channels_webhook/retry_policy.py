@@ -85,10 +85,9 @@ def decide(
             return Decision("success")
         reason = "http_error"
         if status_code < 200:
-            # An interim answer (102 Processing, 103 Early Hints) that the connection ended
-            # after, with no final one: the receiver may not have finished, so try again.
-            message = f"The receiver answered {_status_text(status_code)}, an interim answer, and no final one."
-            retryable = True
+            # The transport reads past interim answers (102, 103), so this is 101 Switching
+            # Protocols or worse: not an answer a webhook can have, and sending again cannot help.
+            message = f"The receiver answered {_status_text(status_code)}, which is not an answer to a webhook."
         elif 300 <= status_code < 400:
             location = headers.get("location") or headers.get("Location") or "(no Location header)"
             message = f"The receiver answered {_status_text(status_code)} to {location[:500]}; redirects are not followed. Point the webhook at the final URL."

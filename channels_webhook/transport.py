@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import http.client
 import ipaddress
 import itertools
 import logging
@@ -176,7 +177,22 @@ _deadline_watcher = _DeadlineWatcher()
 _current = threading.local()
 
 
+class _FinalAnswerResponse(http.client.HTTPResponse):
+    """Reads past every interim 1xx answer (102 Processing, 103 Early Hints) to the final one,
+    as HTTP allows any number of them; http.client skips only 100 Continue, and took a 102
+    for the answer, so a request the receiver had accepted was sent again. 101 is final."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 102 <= status < 200:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's headers, dropped
+
+
 class _WatchedConnectionMixin:
+    response_class: type[http.client.HTTPResponse] = _FinalAnswerResponse
+
     def request(self, *args: Any, **kwargs: Any) -> Any:
         attempt: _Attempt | None = getattr(_current, "attempt", None)
         if attempt is not None:

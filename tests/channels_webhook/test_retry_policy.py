@@ -83,6 +83,17 @@ def test_client_errors_are_final_after_one_attempt(status_code: int, phrase: str
     assert decision == Decision("failure", failure_reason="http_error", message=f"The receiver answered {status_code} {phrase}.")
 
 
+def test_a_1xx_that_reaches_the_policy_is_final():
+    # The transport reads past 102 and 103 to the final answer; what is left (101) cannot be one.
+    decision = _decide(status_code=101, attempt_number=1, max_attempts=5)
+
+    assert decision == Decision(
+        "failure",
+        failure_reason="http_error",
+        message="The receiver answered 101 Switching Protocols, which is not an answer to a webhook.",
+    )
+
+
 @pytest.mark.parametrize("status_code", [501, 505])
 def test_server_errors_no_retry_can_change_are_final(status_code: int):
     assert _decide(status_code=status_code).verdict == "failure"
@@ -96,7 +107,6 @@ RETRYABLE = [
     ("response", 502, "The receiver answered 502 Bad Gateway."),
     ("response", 503, "The receiver answered 503 Service Unavailable."),
     ("response", 504, "The receiver answered 504 Gateway Timeout."),
-    ("response", 102, "The receiver answered 102 Processing, an interim answer, and no final one."),
     ("timeout", None, "No complete answer within 2 seconds."),
     ("connection_error", None, "The connection to example.com was refused: nothing accepted it."),
 ]

@@ -306,6 +306,26 @@ def test_an_answer_that_is_not_valid_http_is_a_connection_error_said_plainly(rec
     assert result.error == f"127.0.0.1:{server.port} answered with something that is not valid HTTP: {what}."
 
 
+def test_interim_answers_are_read_past_to_the_final_one(receiver):
+    final = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
+    server = receiver(_answers(b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + final))
+
+    result = _send(f"http://127.0.0.1:{server.port}/hook")
+
+    assert (result.outcome, result.status_code, result.body) == ("response", 200, b'{"ok":true}')
+    assert ("Content-Type", "application/json") in result.headers
+    assert len(server.requests) == 1
+
+
+def test_an_interim_answer_and_then_nothing_is_a_connection_error(receiver):
+    server = receiver(_answers(b"HTTP/1.1 102 Processing\r\n\r\n"))
+
+    result = _send(f"http://127.0.0.1:{server.port}/hook")
+
+    assert result.outcome == "connection_error"
+    assert result.status_code is None
+
+
 # --------------------------------------------------------------------------- deadlines
 
 
