@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from channels_webhook.models import Webhook
+from channels_webhook.services import webhook_update
 from flarelane.audience.models import EndUser, Project
 from flarelane.sealing import unseal
 from history.models import Delivery
@@ -75,6 +76,22 @@ def test_seed_demo_twice_creates_no_duplicates(demo_receiver_on):
     assert EndUser.objects.count() == 4
     assert sorted(Webhook.objects.values_list("pk", flat=True)) == first_ids
     assert sorted(Webhook.objects.values_list("name", flat=True)) == ["Own API by user id", "Third-party SMS"]
+
+
+@pytest.mark.django_db
+def test_seed_demo_again_keeps_what_was_changed_and_follows_the_receivers_port(settings, demo_receiver_on):
+    call_command("seed_demo")
+    sms = Webhook.objects.get(name="Third-party SMS")
+    webhook_update(webhook=sms, values={"name": "Third-party SMS (mine)"})
+    EndUser.objects.filter(user_id="u-1004").update(tags={"phone_number": "0101"})
+    settings.DEMO_RECEIVER_BASE_URL = "http://127.0.0.1:8001/demo-receiver"  # make run PORT=8001
+
+    call_command("seed_demo")
+
+    assert sorted(Webhook.objects.values_list("name", flat=True)) == ["Own API by user id", "Third-party SMS (mine)"]
+    assert EndUser.objects.get(user_id="u-1004").tags == {"phone_number": "0101"}
+    assert Webhook.objects.get(pk=sms.pk).url == "http://127.0.0.1:8001/demo-receiver/sms/v3.0/appKeys/demo/sender/sms"
+    assert all(url.startswith("http://127.0.0.1:8001/demo-receiver/") for url in Webhook.objects.values_list("url", flat=True))
 
 
 # --------------------------------------------------------------------------- the demo receiver

@@ -14,11 +14,10 @@ from django.core.management.base import BaseCommand
 from channels_webhook.models import Webhook
 from channels_webhook.sending import send_test
 from channels_webhook.services import HeaderInput, webhook_create, webhook_update
-from flarelane.audience.models import EndUser
+from flarelane.audience.models import EndUser, Project
 from flarelane.audience.services import end_user_put, project_get_or_create
 from history.models import Delivery
 from journeys.graph import parse_graph
-from journeys.models import Journey
 from journeys.services import journey_activate, journey_create
 
 DEMO_USERS = [
@@ -52,6 +51,17 @@ SMS_BODY = (
 COUPON_BODY = '{"userId": "{{ userId }}", "text": "{{ text }}"}'
 
 
+def _follow_the_receiver(project: Project, receiver: str) -> str:
+    """Point the project's webhooks at the demo receiver of this run (make run PORT=...)."""
+    moved = 0
+    for webhook in Webhook.objects.filter(project=project, url__contains=DEMO_RECEIVER_PATH):
+        url = receiver + webhook.url[webhook.url.index(DEMO_RECEIVER_PATH) + len(DEMO_RECEIVER_PATH) :]
+        if url != webhook.url:
+            webhook_update(webhook=webhook, values={"url": url})
+            moved += 1
+    return f"{moved} webhooks now aim at {receiver}" if moved else ""
+
+
 def demo_webhooks(receiver: str) -> list[tuple[dict[str, Any], list[HeaderInput]]]:
     return [
         (
@@ -81,6 +91,7 @@ def demo_webhooks(receiver: str) -> list[tuple[dict[str, Any], list[HeaderInput]
 
 
 DEMO_JOURNEY_NAME = "Welcome SMS on signup"
+DEMO_RECEIVER_PATH = "/demo-receiver"
 
 
 def demo_journey_graph(sms_webhook_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -119,29 +130,33 @@ class Command(BaseCommand):
         admin_user = user_model.objects.filter(username="admin").first()
         if admin_user is None:
             user_model.objects.create_superuser("admin", "admin@example.com", options["admin_password"])
+        # Seeded once: a later make run must not undo what someone changed in the demo (a tag,
+        # a renamed webhook); it only points the demo webhooks at this run's receiver (its port).
+        fresh = not Project.objects.filter(slug="demo").exists()
         project = project_get_or_create(slug="demo", name="Demo")
-        for user_id, attributes, tags in DEMO_USERS:
-            end_user_put(project=project, user_id=user_id, attributes=attributes, tags=tags)
         receiver = settings.DEMO_RECEIVER_BASE_URL.rstrip("/")
-        webhooks = []
-        for values, headers in demo_webhooks(receiver):
-            existing = Webhook.objects.filter(project=project, name=values["name"]).first()
-            if existing is None:
-                webhooks.append(webhook_create(project=project, values=values, headers=headers))
-            else:
-                webhooks.append(webhook_update(webhook=existing, values=values, headers=headers))
-        if not Journey.objects.filter(project=project, name=DEMO_JOURNEY_NAME).exists():
+        if fresh:
+            for user_id, attributes, tags in DEMO_USERS:
+                end_user_put(project=project, user_id=user_id, attributes=attributes, tags=tags)
+            webhooks = [
+                webhook_create(project=project, values=values, headers=headers) for values, headers in demo_webhooks(receiver)
+            ]
             journey = journey_create(
                 project=project,
                 values={"name": DEMO_JOURNEY_NAME, "entry_event": "signup"},
                 graph=parse_graph(*demo_journey_graph(webhooks[0].pk)),
             )
             journey_activate(journey=journey)
-        self.stdout.write(
-            f"Demo project '{project.slug}': {len(DEMO_USERS)} users, {len(webhooks)} webhooks, a journey on 'signup'."
-        )
-        if options["send_examples"] and not Delivery.objects.filter(project=project).exists():
-            sms = webhooks[0]
+            self.stdout.write(
+                f"Demo project '{project.slug}': {len(DEMO_USERS)} users, {len(webhooks)} webhooks, a journey on 'signup'."
+            )
+        else:
+            moved = _follow_the_receiver(project, receiver)
+            self.stdout.write(
+                f"Demo project '{project.slug}' is there already; left as it is" + (f" ({moved})." if moved else ".")
+            )
+        sms = Webhook.objects.filter(project=project, name="Third-party SMS").first()
+        if options["send_examples"] and sms is not None and not Delivery.objects.filter(project=project).exists():
             ok = send_test(
                 webhook=sms,
                 end_user=EndUser.objects.get(project=project, user_id="u-1001"),
