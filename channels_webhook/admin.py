@@ -36,7 +36,7 @@ from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import end_user_get, end_user_list, end_user_search
 from history.charts import HourlyChart, chart_window, hourly_chart
 from history.models import Delivery
-from history.selectors import SendProgress, delivery_hourly_counts, send_batch_get, send_progress_recent
+from history.selectors import SendProgress, delivery_hourly_counts, send_batch_get, send_progress, send_progress_recent
 from history.services import send_batch_cancel
 
 USER_SEARCH_LIMIT = 10
@@ -351,8 +351,14 @@ class WebhookAdmin(admin.ModelAdmin):
         batch = send_batch_get(project=webhook.project, batch_id=send_id)
         if batch is None or batch.webhook_id != webhook.pk:
             raise Http404
-        cancelled = send_batch_cancel(batch=batch, now=timezone.now())
-        self.message_user(request, f"Cancelled the send: {cancelled:,} waiting deliveries will not be sent.", messages.SUCCESS)
+        waiting = send_progress(batch=batch).pending
+        send_batch_cancel(batch=batch, now=timezone.now())
+        batch.refresh_from_db()
+        held = send_progress(batch=batch).pending  # claimed by a worker: in flight, or stopped before sending
+        message = f"Cancelled the send: {waiting - held:,} deliveries will not be sent"
+        if held:
+            message += f"; {held:,} that workers hold end within seconds (one in flight is still answered)"
+        self.message_user(request, message + ".", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-insights")
 
     def signing_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:

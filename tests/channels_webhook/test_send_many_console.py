@@ -2,10 +2,12 @@
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 from pytest_httpserver import HTTPServer
 
 from channels_webhook import sending
 from flarelane.audience.services import end_user_put
+from history import services as history_services
 from history.models import Delivery, SendBatch
 from journeys.graph import parse_graph
 from journeys.services import journey_create
@@ -118,9 +120,7 @@ def test_cancel_a_running_send_from_the_webhook_page(admin_client, httpserver: H
 
     response = admin_client.post(cancel_url, follow=True)
 
-    assert [str(message) for message in response.context["messages"]] == [
-        "Cancelled the send: 3 waiting deliveries will not be sent."
-    ]
+    assert [str(message) for message in response.context["messages"]] == ["Cancelled the send: 3 deliveries will not be sent."]
     assert set(Delivery.objects.values_list("status", "failure_reason")) == {("failure", "cancelled")}
     page = response.content.decode()
     assert '<td class="send-failure" style="color:#b3261e">3 (3 cancelled)</td>' in page
@@ -155,3 +155,18 @@ def test_staff_who_may_only_view_cannot_cancel_a_send(client, httpserver: HTTPSe
 
     assert response.status_code == 403
     assert Delivery.objects.get().status == "pending"
+
+
+def test_cancel_counts_apart_what_a_worker_already_holds(admin_client, httpserver: HTTPServer, make_webhook, project):
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    _users_with_plans(project, {"a": "pro", "b": "pro", "c": "pro"})
+    queued = sending.send_to_users(webhook=webhook, user_ids=["a", "b", "c"], data={"text": "Hi"}, source="api")
+    history_services.deliveries_claim(delivery_ids=queued.delivery_ids[:1], now=timezone.now(), lease_seconds=60)
+
+    response = admin_client.post(f"/admin/channels_webhook/webhook/{webhook.pk}/sends/{queued.send_id}/cancel/", follow=True)
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Cancelled the send: 2 deliveries will not be sent; 1 that workers hold end within seconds "
+        "(one in flight is still answered)."
+    ]
+    assert sorted(Delivery.objects.values_list("status", flat=True)) == ["failure", "failure", "sending"]
