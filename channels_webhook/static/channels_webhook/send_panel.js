@@ -139,19 +139,27 @@
 
   function showPreviewError(message) {
     previewBox.textContent = "";
+    previewBox.classList.remove("preview-hint");
     previewError.textContent = message;
     previewError.hidden = false;
+  }
+
+  function showPreviewHint(message) {
+    // Not a problem, just not there yet: said in the preview box, not in red.
+    previewError.hidden = true;
+    previewBox.textContent = message;
+    previewBox.classList.add("preview-hint");
   }
 
   function refreshPreview() {
     clearTimeout(previewTimer);
     if (search.value.trim() === "") {
-      showPreviewError("Pick a user to see the request.");
+      showPreviewHint("Pick a user to see the request.");
       return;
     }
     if (!pickedUser()) {
       // Half a name typed is not a user yet: say so, rather than ask the server and show its refusal.
-      showPreviewError("Pick a user from the list to see the request.");
+      showPreviewHint("Pick a user from the list to see the request.");
       return;
     }
     var mine = ++previewSequence;
@@ -166,6 +174,7 @@
             lines.push(header[0] + ": " + header[1]);
           });
           previewBox.textContent = lines.join("\n") + "\n\n" + request.body;
+          previewBox.classList.remove("preview-hint");
           previewError.hidden = true;
         } else if (payload.failure_reason) {
           showPreviewError(payload.failure_reason + ": " + payload.error);
