@@ -63,6 +63,7 @@ def _send_progress_json(send: SendProgress) -> dict[str, Any]:
         "failure": send.failure,
         "cancelled": send.cancelled,
         "pending": send.pending,
+        "created_at": send.created_at.isoformat(),
         "cancelled_at": send.cancelled_at.isoformat() if send.cancelled_at else None,
     }
 

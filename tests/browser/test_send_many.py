@@ -71,3 +71,23 @@ def test_cancel_a_send_from_its_progress_row(page, httpserver: HTTPServer):
     assert SendBatch.objects.get().cancelled_at is not None
     assert sending.fan_out(batch_id=SendBatch.objects.get().pk) == 0
     assert httpserver.log == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_started_elsewhere_appears_on_an_open_webhook_page(page, httpserver: HTTPServer):
+    httpserver.expect_request("/coupon").respond_with_json({"ok": True})
+    webhook = _webhook_and_users(httpserver.url_for("/coupon"), {"a": "pro", "b": "pro"})
+    login(page, "staff", "pw-staff-1")
+    page.goto(f"/admin/channels_webhook/webhook/{webhook.pk}/change/")
+    expect(page.locator("#send-progress-none")).to_be_visible()
+
+    sending.send_to_users(webhook=webhook, user_ids=["a", "b"], data={}, source="api")  # as the API would
+
+    row = page.locator("tr.send-progress")
+    expect(row.locator(".send-done")).to_have_text("0 of 2", timeout=15_000)  # within one idle poll
+    expect(row.locator(".send-cancel")).to_have_count(1)
+    expect(page.locator("#send-progress-none")).to_be_hidden()
+    for delivery_id in Delivery.objects.values_list("pk", flat=True):
+        sending.deliver(delivery_id=delivery_id)
+    expect(row.locator(".send-done")).to_have_text("2 of 2")
+    expect(row.locator(".send-cancel")).to_have_count(0)

@@ -136,6 +136,7 @@ def test_cancel_a_running_send_from_the_webhook_page(admin_client, httpserver: H
                 "failure": 3,
                 "cancelled": 3,
                 "pending": 0,
+                "created_at": send.created_at.isoformat(),
                 "cancelled_at": SendBatch.objects.get().cancelled_at.isoformat(),
             }
         ]
