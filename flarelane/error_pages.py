@@ -26,7 +26,7 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 @csrf_exempt  # an API client has no CSRF token: a mistyped POST path must be this 404, not the CSRF page
 def api_not_found(request: HttpRequest) -> JsonResponse:
-    """Every /api/v1/ path no route matches, so an API client gets JSON even with DEBUG on
+    """Every /api/ path no route matches, so an API client gets JSON even with DEBUG on
     (Django's debug 404 page would replace handler404), and a hint for the common slip."""
     path = request.path
     if path.endswith("/") and len(path.rstrip("/")) > len("/api/v1"):

@@ -24,7 +24,8 @@ urlpatterns = [
     path("api/v1/", include("flarelane.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    re_path(r"^api/v1/", api_not_found),  # after every API route (/api/docs still gains its slash)
+    # After every API route: any other /api/ path is JSON too (/api/docs and /api/schema still gain their slash).
+    re_path(r"^api/(?!docs$|schema$)", api_not_found),
     path("health/", health, name="health"),
     path("health", health),  # as many balancers are configured: no redirect to follow
     path("favicon.ico", favicon),
