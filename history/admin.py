@@ -67,6 +67,10 @@ class WebhookFilter(admin.RelatedFieldListFilter):
         super().__init__(*args, **kwargs)
         self.empty_value_display = mark_safe("A deleted webhook")
 
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        # By name as people read it ("editme" beside "Editor"), not capitals first.
+        return sorted(super().field_choices(field, request, model_admin), key=lambda choice: str(choice[1]).casefold())
+
 
 def _delivery_url(delivery_id: object) -> str:
     return reverse("admin:history_delivery_change", args=[delivery_id])

@@ -595,3 +595,13 @@ def test_the_chart_above_the_list_counts_the_last_hours_and_follows_the_webhook_
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="hourly-chart"' in every_page
     assert "<script" not in every_page[every_page.index("<svg") : every_page.index("</svg>")]
     assert len(listed(every)) == 4
+
+
+def test_the_webhook_filter_lists_names_as_people_read_them(admin_client, make_webhook, httpserver):
+    for name in ("Third-party SMS", "editme", "Own API"):
+        make_webhook(httpserver.url_for("/x"), name=name)
+
+    response = admin_client.get(CHANGELIST_URL)
+
+    (spec,) = [spec for spec in response.context["cl"].filter_specs if getattr(spec, "field_path", "") == "webhook"]
+    assert [str(label) for _pk, label in spec.lookup_choices] == ["editme", "Own API", "Third-party SMS"]
