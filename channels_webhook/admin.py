@@ -8,6 +8,7 @@ secret header value: previews and deliveries are returned with their masked head
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -33,7 +34,7 @@ from channels_webhook.services import (
     webhook_update,
 )
 from flarelane.audience.models import EndUser
-from flarelane.audience.selectors import end_user_get, end_user_list, end_user_search
+from flarelane.audience.selectors import audience_count, end_user_get, end_user_list, end_user_search
 from history.charts import HourlyChart, chart_window, hourly_chart
 from history.models import Delivery
 from history.selectors import SendProgress, delivery_hourly_counts, send_batch_get, send_progress, send_progress_recent
@@ -299,7 +300,16 @@ class WebhookAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             audience = form.audience()
             queued_message = ""
-            if audience is not None:
+            if audience is not None and audience_count(project=webhook.project, audience=audience) == 0:
+                # Queued, it would only leave a "0 of 0" row; say why instead.
+                if "tag" in audience:
+                    form.add_error(
+                        "equals",
+                        f"No user has the tag {audience['tag']} equal to {json.dumps(audience['equals'])}; nothing was queued.",
+                    )
+                else:
+                    form.add_error("recipients", "The project has no users yet; nothing was queued.")
+            elif audience is not None:
                 batch = sending.send_to_audience(
                     webhook=webhook,
                     audience=audience,

@@ -64,9 +64,15 @@ def test_cancel_a_send_from_its_progress_row(page, httpserver: HTTPServer):
     page.check("input[name=recipients][value=all]")
     page.click("#send-many-submit")
 
+    page.once("dialog", lambda dialog: dialog.dismiss())  # changed their mind: nothing happens
+    page.click("tr.send-progress .send-cancel")
+    assert SendBatch.objects.get().cancelled_at is None
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.click("tr.send-progress .send-cancel")
 
     expect(page.locator(".messagelist")).to_contain_text("Cancelled the send")
+    assert asked == ["Cancel this send? Deliveries not yet sent end as cancelled; this cannot be undone."]
     expect(page.locator("tr.send-progress .send-state")).to_have_text("Cancelled")
     assert SendBatch.objects.get().cancelled_at is not None
     assert sending.fan_out(batch_id=SendBatch.objects.get().pk) == 0

@@ -171,3 +171,17 @@ def test_cancel_counts_apart_what_a_worker_already_holds(admin_client, httpserve
         "(one in flight is still answered)."
     ]
     assert sorted(Delivery.objects.values_list("status", flat=True)) == ["failure", "failure", "sending"]
+
+
+def test_a_tag_value_nobody_has_queues_nothing_and_says_so(admin_client, httpserver: HTTPServer, make_webhook, project):
+    webhook = make_webhook(httpserver.url_for("/sms"))
+    _users_with_plans(project, {"a": "pro"})
+
+    response = admin_client.post(
+        f"/admin/channels_webhook/webhook/{webhook.pk}/send-many/",
+        {"recipients": "tag", "tag": "plan", "equals": "enterprise", "data__text": "Hi"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"equals": ['No user has the tag plan equal to "enterprise"; nothing was queued.']}
+    assert SendBatch.objects.count() == 0

@@ -118,5 +118,13 @@
       });
   }
 
+  // Cancelling cannot be undone: ask first (rows added later included, hence on the list).
+  list.addEventListener("submit", function (event) {
+    if (!event.target.classList.contains("send-cancel-form")) return;
+    if (!window.confirm("Cancel this send? Deliveries not yet sent end as cancelled; this cannot be undone.")) {
+      event.preventDefault();
+    }
+  });
+
   setTimeout(poll, running() ? RUNNING_POLL_MS : IDLE_POLL_MS);
 })();
