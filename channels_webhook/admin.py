@@ -35,6 +35,7 @@ from channels_webhook.services import (
 )
 from flarelane.audience.models import EndUser
 from flarelane.audience.selectors import audience_count, end_user_get, end_user_list, end_user_search
+from flarelane.sealing import seal, unseal
 from history.charts import HourlyChart, chart_window, hourly_chart
 from history.models import Delivery
 from history.selectors import SendProgress, delivery_hourly_counts, send_batch_get, send_progress, send_progress_recent
@@ -373,28 +374,34 @@ class WebhookAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-insights")
 
     def signing_view(self, request: HttpRequest, webhook_id: int) -> HttpResponse:
-        """Start signing, rotate the secret (shown once, on the page this returns) or stop."""
+        """POST: start signing, rotate the secret or stop. GET: the new secret, once.
+
+        The secret goes from the POST to the page through the session, sealed, and is taken
+        out as it is shown: reloading the page neither shows it again nor rotates again.
+        """
         webhook = self._webhook_to_send(request, webhook_id)
         if webhook is None:
             raise PermissionDenied
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         back = reverse("admin:channels_webhook_webhook_change", args=[webhook.pk]) + "#webhook-signing"
-        if request.POST.get("action") == "stop":
-            webhook_disable_signing(webhook=webhook)
-            self.message_user(request, "Signing stopped: requests no longer carry webhook-signature.", messages.SUCCESS)
-            return HttpResponseRedirect(back)
-        rotated = webhook_rotate_signing_secret(webhook=webhook)
+        session_key = f"signing-secret-{webhook.pk}"
+        if request.method == "POST":
+            if request.POST.get("action") == "stop":
+                webhook_disable_signing(webhook=webhook)
+                self.message_user(request, "Signing stopped: requests no longer carry webhook-signature.", messages.SUCCESS)
+                return HttpResponseRedirect(back)
+            rotated = webhook_rotate_signing_secret(webhook=webhook)
+            request.session[session_key] = seal(rotated.secret)
+            return HttpResponseRedirect(reverse("admin:channels_webhook_webhook_signing", args=[webhook.pk]))
+        sealed = request.session.pop(session_key, None)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Signing secret of “{webhook.name}”",
             "webhook": webhook,
-            "secret": rotated.secret,
-            "previous_valid_until": rotated.previous_valid_until,
+            "secret": unseal(sealed) if sealed else None,
             "back": back,
         }
-        # Shown once: admin views are never cached (no-store), so Back does not show it again either.
+        # Admin views are never cached (no-store), so Back does not bring it back either.
         return TemplateResponse(request, "admin/channels_webhook/webhook/signing_secret.html", context)
 
     def change_view(

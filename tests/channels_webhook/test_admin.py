@@ -456,11 +456,15 @@ def test_start_signing_from_the_webhook_page_shows_the_secret_once_and_sends_ver
     assert "Not signed. Start signing so the receiver can check" in page
     signing_url = f"/admin/channels_webhook/webhook/{sms_webhook.pk}/signing/"
 
-    shown = admin_client.post(signing_url, {"action": "rotate"})
+    shown = admin_client.post(signing_url, {"action": "rotate"}, follow=True)
 
+    assert shown.redirect_chain == [(signing_url, 302)]  # a reload of the page does not rotate again
     assert shown.status_code == 200 and "no-store" in shown["Cache-Control"]
     (secret,) = re.findall(r'<code id="signing-secret"[^>]*>(whsec_[^<]+)</code>', shown.content.decode())
-    assert secret not in admin_client.get(change_url(sms_webhook)).content.decode()  # once
+    reloaded = admin_client.get(signing_url).content.decode()
+    assert secret not in reloaded and 'id="signing-secret-gone"' in reloaded  # once
+    assert secret not in admin_client.get(change_url(sms_webhook)).content.decode()
+    assert len(Webhook.objects.get(pk=sms_webhook.pk).signing_secrets) == 1
     httpserver.expect_request(SMS_PATH).respond_with_json({"ok": True})
     send_test(webhook=Webhook.objects.get(pk=sms_webhook.pk), end_user=end_user, data={"text": "Hi"})
     received = httpserver.log[-1][0]
