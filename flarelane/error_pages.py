@@ -2,6 +2,7 @@
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
@@ -29,9 +30,16 @@ def api_not_found(request: HttpRequest) -> JsonResponse:
     """Every /api/ path no route matches, so an API client gets JSON even with DEBUG on
     (Django's debug 404 page would replace handler404), and a hint for the common slip."""
     path = request.path
-    if path.endswith("/") and len(path.rstrip("/")) > len("/api/v1"):
+    if path.endswith("/") and _is_an_api_route(path.rstrip("/")):
         return JsonResponse({"detail": f"Not found. API paths end without a slash: {path.rstrip('/')}"}, status=404)
     return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def _is_an_api_route(path: str) -> bool:
+    try:
+        return resolve(path).func is not api_not_found
+    except Resolver404:
+        return False
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

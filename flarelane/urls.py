@@ -24,8 +24,12 @@ urlpatterns = [
     path("api/v1/", include("flarelane.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    # After every API route: any other /api/ path is JSON too (/api/docs and /api/schema still gain their slash).
-    re_path(r"^api/(?!docs$|schema$)", api_not_found),
+    # Their slash added for every method: with DEBUG on, Django answers a POST it would have to
+    # redirect with a 500 page.
+    path("api/schema", RedirectView.as_view(url="/api/schema/", permanent=True)),
+    path("api/docs", RedirectView.as_view(url="/api/docs/", permanent=True)),
+    # After every API route: any other /api path is JSON too.
+    re_path(r"^api(?:/|$)", api_not_found),
     path("health/", health, name="health"),
     path("health", health),  # as many balancers are configured: no redirect to follow
     path("favicon.ico", favicon),

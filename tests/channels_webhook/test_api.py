@@ -662,11 +662,16 @@ def test_an_unknown_api_path_is_json_also_with_debug_on(api, settings, debug):
 
     unknown = api.get("/api/v1/no-such-thing")
     other_version = api.post("/api/v2/webhooks")
+    other_version_slash = api.post("/api/v2/webhooks/")
+    bare = api.post("/api")
     slash = api.get("/api/v1/webhooks/")
 
     assert (unknown.status_code, unknown["Content-Type"], unknown.json()) == (404, "application/json", {"detail": "Not found."})
     assert (other_version.status_code, other_version.json()) == (404, {"detail": "Not found."})
+    assert (other_version_slash.status_code, other_version_slash.json()) == (404, {"detail": "Not found."})  # no false hint
+    assert (bare.status_code, bare.json()) == (404, {"detail": "Not found."})
     assert api.get("/api/schema").status_code == 301
+    assert (api.post("/api/schema").status_code, api.post("/api/docs")["Location"]) == (301, "/api/docs/")
     assert (slash.status_code, slash.json()) == (404, {"detail": "Not found. API paths end without a slash: /api/v1/webhooks"})
     assert api.get("/api/docs").status_code == 301  # pages outside /api/v1/ still gain their slash
 
