@@ -59,7 +59,10 @@ def test_build_test_send_and_resend_a_webhook_in_the_browser(page, screenshot, h
     page.fill(".data-variable-input[data-variable='text']", "Hello from the browser")
     expect(page.locator("#preview-request.preview-hint")).to_have_text("Pick a user from the list to see the request.")
     expect(page.locator("#preview-error")).to_be_hidden()  # a hint, not an error
+    page.fill(".data-variable-input[data-variable='text']", "")
     page.click("button.user-search-result[data-user-id='u-1001']")
+    expect(page.locator("#preview-request.preview-hint")).to_have_text("Fill in text to see the request.")
+    page.fill(".data-variable-input[data-variable='text']", "Hello from the browser")
     expect(page.locator("#user-search-results")).to_be_hidden()
     expect(page.locator("#selected-user")).to_have_text("Selected: u-1001 (Minji Kim · minji@example.com)")
     expect(page.locator("#preview-request")).to_contain_text('"body": "Hello from the browser"')

@@ -162,6 +162,18 @@
       showPreviewHint("Pick a user from the list to see the request.");
       return;
     }
+    var unfilled = Array.prototype.filter
+      .call(form.querySelectorAll(".data-variable-input"), function (input) {
+        return input.value === "";
+      })
+      .map(function (input) {
+        return input.dataset.variable;
+      });
+    if (unfilled.length) {
+      // Not filled in yet, like the user above: a hint. (Sending as it is fails, naming the variable.)
+      showPreviewHint("Fill in " + unfilled.join(", ") + " to see the request.");
+      return;
+    }
     var mine = ++previewSequence;
     post(form.dataset.previewUrl)
       .then(function (answer) {
