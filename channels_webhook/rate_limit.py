@@ -16,7 +16,10 @@ import time
 
 from channels_webhook.models import RateLimitSlot
 
-SLOT_SPACING_SECONDS = 1.0
+# A little over a second: the receiver counts arrivals, which network jitter and the clocks
+# of different machines (slots compare wall-clock times) move by milliseconds; at exactly
+# one second a sixth request could land inside a receiver's one-second window for five.
+SLOT_SPACING_SECONDS = 1.05
 # A slot held by a worker that died mid-send frees itself this long after its deadline.
 ABANDONED_SLOT_GRACE_SECONDS = 5.0
 
