@@ -314,6 +314,15 @@ class _Prepared:
     failure_reason: str = ""
     failure_message: str = ""
 
+    def outcome(self, attempt: history.AttemptRecord | None) -> history.DeliveryOutcome:
+        return history.DeliveryOutcome(
+            delivery=self.delivery,
+            request=self.stored,
+            attempt=attempt,
+            failure_reason=self.failure_reason,
+            failure_message=self.failure_message,
+        )
+
 
 def _prepare(delivery: Delivery, templates: dict[int, RequestTemplate]) -> _Prepared:
     """Render the request once (later attempts reuse the stored bytes) or say why not."""
@@ -513,14 +522,14 @@ def _deliver_group(delivery_ids: Sequence[uuid.UUID | str], *, last_start: float
     for delivery in claimed:
         # Each request leaves as soon as it is rendered, so sending overlaps rendering.
         ready = _prepare(delivery, templates)
-        prepared.append(ready)
         webhook = delivery.webhook
+        if ready.request is not None and webhook is not None and webhook.rate_limit_per_second:
+            rate_limited.append(ready)  # sent and recorded one at a time, below
+            continue
+        prepared.append(ready)
         if ready.request is None or webhook is None:
             continue
-        if webhook.rate_limit_per_second:
-            prepared.pop()  # sent and recorded one at a time, below
-            rate_limited.append(ready)
-        elif parallel and not _sent_alone(webhook.pk):
+        if parallel and not _sent_alone(webhook.pk):
             in_flight[delivery.pk] = _pool().submit(_attempt, ready)
         else:
             attempts[delivery.pk] = _send_alone(ready, webhook.pk)
@@ -529,16 +538,7 @@ def _deliver_group(delivery_ids: Sequence[uuid.UUID | str], *, last_start: float
     _send_rate_limited(rate_limited, lease=lease, last_start=last_start)
     attempts.update((pk, future.result()) for pk, future in in_flight.items())
     recorded = history.deliveries_record(
-        outcomes=[
-            history.DeliveryOutcome(
-                delivery=p.delivery,
-                request=p.stored,
-                attempt=attempts.get(p.delivery.pk),
-                failure_reason=p.failure_reason,
-                failure_message=p.failure_message,
-            )
-            for p in prepared
-        ],
+        outcomes=[p.outcome(attempts.get(p.delivery.pk)) for p in prepared],
         lease=lease,
         now=timezone.now(),
     )
@@ -581,14 +581,7 @@ def _send_rate_limited(waiting: Sequence[_Prepared], *, lease: dt.datetime, last
                 attempt = _attempt(ready)
             finally:
                 rate_limit.release_send_slot(slot_id=slot_id)
-        outcome = history.DeliveryOutcome(
-            delivery=ready.delivery,
-            request=ready.stored,
-            attempt=attempt,
-            failure_reason=ready.failure_reason,
-            failure_message=ready.failure_message,
-        )
-        history.deliveries_record(outcomes=[outcome], lease=lease, now=timezone.now())
+        history.deliveries_record(outcomes=[ready.outcome(attempt)], lease=lease, now=timezone.now())
 
 
 def _rounds_of_hung_requests(group_size: int) -> int:
