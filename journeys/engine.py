@@ -20,8 +20,8 @@ from django.utils import timezone
 from channels_webhook import sending
 from channels_webhook.rendering import RenderFailed, render_value
 from channels_webhook.selectors import webhook_get
-from flarelane.api_parsers import unstorable_json_problem
 from flarelane.audience.services import TagsRefused, end_user_patch
+from flarelane.storable_json import unstorable_json_problem
 from history.models import Delivery
 from history.services import JourneyOrigin
 from journeys import graph as graphs
