@@ -26,10 +26,6 @@ install: $(VENV)/.installed-runtime
 install-dev: $(VENV)/.installed-dev
 
 run: install
-	@# Before migrate and seed_demo, so a second make run changes nothing of the first one's.
-	@$(BIN)/python -c 'import socket, sys; port = $(PORT); busy = socket.socket().connect_ex(("127.0.0.1", port)) == 0; sys.exit(f"Something already serves http://127.0.0.1:{port}/ (another make run?). Stop it, or pick another port: make run PORT={port + 1}" if busy else 0)'
-	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
-	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	$(RUN_ENV) $(BIN)/python manage.py run_console --port $(PORT)
 
 lint: install-dev

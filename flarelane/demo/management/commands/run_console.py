@@ -24,7 +24,7 @@ def _wait_for_port(host: str, port: int, seconds: float) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Serve the console at http://HOST:PORT/admin/ with a django-q2 cluster beside it."
+    help = "Migrate, seed the demo, and serve the console at http://HOST:PORT/admin/ with a django-q2 cluster beside it."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -35,12 +35,14 @@ class Command(BaseCommand):
         with socket.socket() as probe:
             probe.settimeout(0.5)
             if probe.connect_ex((host, port)) == 0:
-                # Otherwise the wait below finds that other server, and the demo's example sends
-                # go out again before runserver fails on the port.
+                # Before anything else: otherwise the demo is seeded again over the other run's
+                # data, and the wait below finds that server and sends the examples again.
                 raise CommandError(
                     f"Something already serves http://{host}:{port}/ (another make run?). "
                     f"Stop it, or pick another port: make run PORT={port + 1}"
                 )
+        call_command("migrate", interactive=False)
+        call_command("seed_demo")
         manage = [sys.executable, "manage.py"]
         server = subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"])
         cluster = subprocess.Popen([*manage, "qcluster"])
