@@ -563,6 +563,8 @@ def _send_rate_limited(waiting: Sequence[_Prepared], *, lease: dt.datetime, last
         webhook = ready.delivery.webhook
         assert webhook is not None and webhook.rate_limit_per_second
         attempt = None
+        # One lookup by primary key per send, affordable at a rate-limited pace, and it is
+        # what lets a cancel stop the deliveries this worker already holds.
         if batch_ids and ready.delivery.batch_id in send_ids_cancelled(batch_ids=batch_ids):
             ready.failure_reason, ready.failure_message = "cancelled", history.SEND_CANCELLED_MESSAGE
         else:
